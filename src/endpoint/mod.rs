@@ -1,0 +1,5 @@
+//! The HTTP endpoints, one module each.
+
+pub(crate) mod authorize;
+pub(crate) mod client_auth;
+pub(crate) mod token;

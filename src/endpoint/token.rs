@@ -1,0 +1,144 @@
+//! The token endpoint (RFC 6749 §3.2, §5): request checks, client authentication, and the
+//! dispatch to each grant type in [`crate::grant`].
+
+use http::{header, Method, StatusCode};
+
+use crate::client::GrantType;
+use crate::endpoint::authorize::is_form;
+use crate::error::{ErrorCode, ProtocolError};
+use crate::interaction::HttpResponse;
+use crate::params::Params;
+use crate::response;
+use crate::server::AuthorizationServer;
+
+const TARGET: &str = "grantor::token";
+
+/// Parameters of the token endpoint that must not be repeated (RFC 6749 §3.2).
+const SINGLE_VALUED: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "refresh_token",
+    "scope",
+];
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: &'static str,
+    pub(crate) expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+}
+
+impl AuthorizationServer {
+    /// The token endpoint: `POST` with an `application/x-www-form-urlencoded` body only.
+    ///
+    /// Answers JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1,
+    /// §5.2); a failed client authentication is `401 invalid_client` with a
+    /// `WWW-Authenticate: Basic` challenge.
+    pub async fn token<B: AsRef<[u8]>>(&self, request: http::Request<B>) -> HttpResponse {
+        let (parts, body) = request.into_parts();
+        let body = body.as_ref();
+        if parts.method != Method::POST {
+            return response::method_not_allowed("POST");
+        }
+        if body.len() > self.inner.limits.max_body_bytes {
+            return response::too_large();
+        }
+        match self.token_inner(&parts, body).await {
+            Ok(r) => r,
+            Err(e) => response::json_error(&e, &self.inner.basic_challenge),
+        }
+    }
+
+    async fn token_inner(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<HttpResponse, ProtocolError> {
+        check_content_length(&parts.headers, body.len())?;
+        if !is_form(&parts.headers) {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        // Parameters come from the body only; anything in the URI is ignored (RFC 6749 §2.3.1).
+        let params = Params::parse(body, self.inner.limits.parse())?;
+        if let Some(name) = params.first_duplicate(SINGLE_VALUED) {
+            return Err(ProtocolError::with_description(
+                ErrorCode::InvalidRequest,
+                format!("{name} is repeated"),
+            ));
+        }
+        let grant = match params.get("grant_type").ok().flatten() {
+            None => {
+                return Err(ProtocolError::new(
+                    ErrorCode::InvalidRequest,
+                    "grant_type is missing",
+                ))
+            }
+            Some(g) => match GrantType::parse(g) {
+                Some(g) if self.supports_grant(g) => g,
+                _ => {
+                    return Err(ProtocolError::new(
+                        ErrorCode::UnsupportedGrantType,
+                        "unsupported grant_type",
+                    ))
+                }
+            },
+        };
+        let client = self
+            .authenticate_client(&parts.headers, &params, grant)
+            .await?;
+        if !client.allows_grant(grant) {
+            return Err(ProtocolError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use this grant type",
+            ));
+        }
+        let now = self.inner.clock.now();
+        let issued = match grant {
+            GrantType::AuthorizationCode => self.exchange_code(&client, &params, now).await?,
+            _ => {
+                return Err(ProtocolError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    "unsupported grant_type",
+                ))
+            }
+        };
+        tracing::info!(target: TARGET, client_id = client.id(), grant_type = grant.as_str(), "tokens issued");
+        let body = serde_json::to_vec(&issued).map_err(|_| ProtocolError::server_error())?;
+        Ok(response::json(StatusCode::OK, body))
+    }
+
+    /// Whether this server implements `grant`.
+    pub(crate) fn supports_grant(&self, grant: GrantType) -> bool {
+        matches!(grant, GrantType::AuthorizationCode)
+    }
+}
+
+/// A `Content-Length` that disagrees with the body is a malformed request (checklist SEC-09).
+fn check_content_length(headers: &http::HeaderMap, len: usize) -> Result<(), ProtocolError> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(()),
+        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<usize>().ok()) {
+            Some(n) if n == len => Ok(()),
+            _ => Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "Content-Length does not match the body",
+            )),
+        },
+    }
+}

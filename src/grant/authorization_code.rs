@@ -1,0 +1,146 @@
+//! What happens to an authorization code at the token endpoint (RFC 6749 §4.1.3, §4.1.4;
+//! RFC 7636 §4.5, §4.6; RFC 9700 §2.1.1, §4.8).
+
+use crate::client::Client;
+use crate::endpoint::token::TokenResponse;
+use crate::error::{ErrorCode, ProtocolError};
+use crate::params::Params;
+use crate::pkce::check_verifier_syntax;
+use crate::secret::{AccessToken, TokenDigest};
+use crate::server::AuthorizationServer;
+use crate::store::{AccessTokenRecord, CodeGrant, CodeRedemption};
+
+const TARGET: &str = "grantor::grant::authorization_code";
+
+fn invalid_grant() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::InvalidGrant,
+        "the authorization code is invalid, expired, or was issued to another client",
+    )
+}
+
+/// Checks everything a code is bound to: client, redirect URI, PKCE.
+fn check_binding(
+    grant: &CodeGrant,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), ProtocolError> {
+    if *grant.client_id != *client.id() {
+        return Err(invalid_grant());
+    }
+    match redirect_uri {
+        // RFC 6749 §4.1.3: identical to the one sent at /authorize.
+        Some(uri) if uri != &*grant.redirect_uri => {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidGrant,
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+        Some(_) => {}
+        // OAuth 2.1 lets a PKCE-bound code omit it (checklist SEC-54); otherwise RFC 6749
+        // makes it required.
+        None if grant.code_challenge.is_none() => {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "redirect_uri is required",
+            ))
+        }
+        None => {}
+    }
+    match (&grant.code_challenge, verifier) {
+        (Some(challenge), Some(v)) if challenge.verify(v) => Ok(()),
+        (Some(_), Some(_)) => Err(ProtocolError::new(
+            ErrorCode::InvalidGrant,
+            "code_verifier does not match the code_challenge",
+        )),
+        // RFC 9700 §2.1.1: a challenge was sent, so the verifier must be.
+        (Some(_), None) => Err(ProtocolError::new(
+            ErrorCode::InvalidGrant,
+            "code_verifier is missing",
+        )),
+        // RFC 9700 §4.8.2 (PKCE downgrade): a verifier for a code issued without a challenge.
+        (None, Some(_)) => Err(ProtocolError::new(
+            ErrorCode::InvalidRequest,
+            "code_verifier sent for a code issued without code_challenge",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+impl AuthorizationServer {
+    /// `grant_type=authorization_code`.
+    pub(crate) async fn exchange_code(
+        &self,
+        client: &Client,
+        params: &Params<'_>,
+        now: u64,
+    ) -> Result<TokenResponse, ProtocolError> {
+        // Duplicates were rejected by the caller; check all syntax before the code is spent,
+        // so that a malformed request does not burn it (checklist SEC-03).
+        let get = |name| params.get(name).ok().flatten();
+        let code = get("code")
+            .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidRequest, "code is missing"))?;
+        let verifier = get("code_verifier");
+        if let Some(v) = verifier {
+            check_verifier_syntax(v)?;
+        }
+        let redirect_uri = get("redirect_uri");
+        let redemption = self
+            .inner
+            .grants
+            .redeem_code(&TokenDigest::of(code), now)
+            .await
+            .map_err(|e| {
+                tracing::error!(target: TARGET, error = %e, "grant store failed");
+                ProtocolError::server_error()
+            })?;
+        let grant = match redemption {
+            CodeRedemption::Redeemed(grant) => grant,
+            CodeRedemption::NotFound => return Err(invalid_grant()),
+            CodeRedemption::AlreadyRedeemed(grant) => {
+                // RFC 6749 §4.1.2 / OAuth 2.1 §7.5.2: revoke what the code issued, but only
+                // for an otherwise valid replay, so a stranger cannot revoke someone's tokens.
+                if check_binding(&grant, client, redirect_uri, verifier).is_ok() {
+                    let until = now + self.inner.policy.access_token_lifetime.as_secs();
+                    if let Err(e) = self.inner.grants.revoke_grant(&grant.grant_id, until).await {
+                        tracing::error!(target: TARGET, error = %e, "revoking a replayed grant failed");
+                        return Err(ProtocolError::server_error());
+                    }
+                    tracing::warn!(target: TARGET, client_id = client.id(), "authorization code replayed: its tokens were revoked");
+                }
+                return Err(invalid_grant());
+            }
+        };
+        if grant.expires_at < now {
+            return Err(invalid_grant());
+        }
+        check_binding(&grant, client, redirect_uri, verifier)?;
+        let access_token = AccessToken::generate();
+        let lifetime = self.inner.policy.access_token_lifetime.as_secs();
+        let record = AccessTokenRecord {
+            grant_id: grant.grant_id,
+            client_id: grant.client_id.clone(),
+            subject: Some(grant.user.subject.clone().into_boxed_str()),
+            scope: grant.scope.clone(),
+            issued_at: now,
+            expires_at: now + lifetime,
+        };
+        self.inner
+            .grants
+            .store_access_token(access_token.digest(), record)
+            .await
+            .map_err(|e| {
+                tracing::error!(target: TARGET, error = %e, "grant store failed");
+                ProtocolError::server_error()
+            })?;
+        Ok(TokenResponse {
+            access_token: access_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: lifetime,
+            refresh_token: None,
+            scope: grant.scope.as_str().to_owned(),
+            id_token: None,
+        })
+    }
+}

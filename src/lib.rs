@@ -1,0 +1,104 @@
+//! # grantor
+//!
+//! An OAuth 2.0 / OpenID Connect authorization server you embed in your own Rust service.
+//!
+//! grantor owns the protocol: it takes [`http::Request`] values and returns
+//! [`http::Response`] values for each endpoint, parses and validates every parameter, runs
+//! the life of every grant, mints tokens and answers errors exactly as the RFCs say. Your
+//! service owns the rest, behind async traits: where clients and grants are stored
+//! ([`ClientStore`], [`GrantStore`]), who the user is ([`UserAuthenticator`]) and whether the
+//! user agrees ([`ConsentProvider`]). In-memory implementations of each live in [`memory`].
+//!
+//! ## Example
+//!
+//! ```
+//! use grantor::memory::{MemoryClientStore, MemoryConsent, MemoryGrantStore, MemorySessions};
+//! use grantor::{AuthorizationServer, Client, ClientSecret, GrantType};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let clients = MemoryClientStore::new();
+//! clients.insert(
+//!     Client::builder("web-app")
+//!         .secret(ClientSecret::new("a-long-random-secret"))
+//!         .redirect_uri("https://app.example.com/callback")
+//!         .grant_types([GrantType::AuthorizationCode])
+//!         .scopes("openid profile api.read")
+//!         .build()?,
+//! );
+//! let server = AuthorizationServer::builder()
+//!     .issuer("https://auth.example.com")
+//!     .clients(clients)
+//!     .grants(MemoryGrantStore::new())
+//!     .authenticator(MemorySessions::new("/login"))
+//!     .consent(MemoryConsent::new())
+//!     .build()?;
+//!
+//! // In your HTTP handlers (any framework), hand grantor the request and return its response:
+//! # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! # rt.block_on(async {
+//! let request = http::Request::get("/authorize?client_id=nobody").body(Vec::new()).unwrap();
+//! let response = server.authorize(request).await;
+//! assert_eq!(response.status(), 400); // unknown client: an error page, never a redirect
+//! # });
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What it implements
+//! * The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636), S256 required of
+//!   every client by default (OAuth 2.1), exact redirect URI matching and the `iss`
+//!   authorization response parameter (RFC 9207).
+//! * Client authentication with `client_secret_basic`, `client_secret_post` and `none`.
+//! * Atomic single use of codes, with revocation of the tokens issued from a replayed code
+//!   (RFC 6749 §4.1.2).
+//! * Secure defaults from RFC 9700: see [`Policy`] and [`Limits`].
+//!
+//! Secrets (codes, tokens, client secrets) come from a CSPRNG with 256 bits, are stored only
+//! as SHA-256 digests ([`TokenDigest`]), compared in constant time, redacted in `Debug` and
+//! never logged. `tracing` events use targets under `grantor::`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod client;
+mod clock;
+mod endpoint;
+mod error;
+mod grant;
+mod interaction;
+pub mod memory;
+mod params;
+mod pkce;
+mod redirect;
+mod response;
+mod scope;
+mod secret;
+mod server;
+mod store;
+
+pub use bytes::Bytes;
+pub use http;
+
+pub use client::{Client, ClientAuthMethod, ClientBuilder, GrantType};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ConfigError, ErrorCode, ProtocolError, StoreError};
+pub use interaction::{
+    Authentication, AuthenticationRequest, Consent, ConsentProvider, ConsentRequest, HttpResponse,
+    Interaction, UserAuthenticator,
+};
+pub use pkce::{check_verifier_syntax, ChallengeMethod, CodeChallenge};
+pub use redirect::RedirectUri;
+pub use response::{escape_html, html, secure_html_headers};
+pub use scope::ScopeSet;
+pub use secret::{
+    AccessToken, AuthorizationCode, ClientSecret, CsrfToken, InteractionId, RefreshToken,
+    SessionId, TokenDigest,
+};
+pub use server::{
+    AuthorizationServer, AuthorizationServerBuilder, EndpointPaths, ErrorPageRenderer, Limits,
+    Policy,
+};
+pub use store::{
+    AccessTokenRecord, AuthorizationRequest, ClientStore, CodeGrant, CodeRedemption, EndUser,
+    GrantId, GrantStore, PendingAuthorization, Prompt, ResponseMode,
+};

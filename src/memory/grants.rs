@@ -1,0 +1,239 @@
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::secret::TokenDigest;
+use crate::store::{
+    AccessTokenRecord, CodeGrant, CodeRedemption, GrantId, GrantStore, PendingAuthorization,
+};
+
+const SHARDS: usize = 16;
+/// How often (in seconds of the server's clock) a shard is swept of expired entries.
+const SWEEP_INTERVAL: u64 = 30;
+
+/// Keys are SHA-256 digests or random ids, already uniformly distributed and not chosen by
+/// an attacker, so hashing them again is wasted work: take eight bytes.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(1) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedHasher>>;
+
+struct CodeEntry {
+    grant: CodeGrant,
+    redeemed: bool,
+}
+
+#[derive(Default)]
+struct Shard {
+    codes: Map<TokenDigest, CodeEntry>,
+    access_tokens: Map<TokenDigest, AccessTokenRecord>,
+    revoked: Map<GrantId, u64>,
+    interactions: Map<TokenDigest, PendingAuthorization>,
+    next_sweep: u64,
+}
+
+impl Shard {
+    fn sweep(&mut self, now: u64) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_INTERVAL;
+        self.codes.retain(|_, e| e.grant.expires_at >= now);
+        self.access_tokens.retain(|_, r| r.expires_at >= now);
+        self.revoked.retain(|_, until| *until >= now);
+        self.interactions.retain(|_, p| p.expires_at >= now);
+    }
+}
+
+/// Grants held in memory: the reference [`GrantStore`].
+///
+/// Entries are spread over 16 shards, each behind its own mutex, held only for a map
+/// operation and never across an `.await`. Each shard is swept of expired entries at most
+/// every 30 seconds of the server's clock, on writes, so memory stays bounded by what is live.
+#[derive(Clone, Default)]
+pub struct MemoryGrantStore {
+    shards: Arc<[Mutex<Shard>; SHARDS]>,
+}
+
+impl std::fmt::Debug for MemoryGrantStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (codes, tokens) = self.counts();
+        f.debug_struct("MemoryGrantStore")
+            .field("codes", &codes)
+            .field("access_tokens", &tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryGrantStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        let i = key[0] as usize % SHARDS;
+        match self.shards[i].lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The number of stored codes (live or spent) and access tokens, for tests and metrics.
+    pub fn counts(&self) -> (usize, usize) {
+        let mut codes = 0;
+        let mut tokens = 0;
+        for s in self.shards.iter() {
+            let s = match s.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            codes += s.codes.len();
+            tokens += s.access_tokens.len();
+        }
+        (codes, tokens)
+    }
+
+    /// Removes every expired entry now, whatever the sweep schedule.
+    pub fn purge_expired(&self, now: u64) {
+        for s in self.shards.iter() {
+            let mut s = match s.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            s.next_sweep = 0;
+            s.sweep(now);
+        }
+    }
+
+    fn is_revoked(&self, grant: &GrantId, now: u64) -> bool {
+        self.shard(grant.as_bytes())
+            .revoked
+            .get(grant)
+            .is_some_and(|until| *until >= now)
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryGrantStore {
+    async fn store_code(&self, code: TokenDigest, grant: CodeGrant) -> Result<(), StoreError> {
+        let now = grant.issued_at;
+        let mut shard = self.shard(code.as_bytes());
+        shard.sweep(now);
+        shard.codes.insert(
+            code,
+            CodeEntry {
+                grant,
+                redeemed: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn redeem_code(
+        &self,
+        code: &TokenDigest,
+        now: u64,
+    ) -> Result<CodeRedemption, StoreError> {
+        let mut shard = self.shard(code.as_bytes());
+        Ok(match shard.codes.get_mut(code) {
+            Some(e) if e.grant.expires_at < now => CodeRedemption::NotFound,
+            Some(e) if e.redeemed => CodeRedemption::AlreadyRedeemed(e.grant.clone()),
+            Some(e) => {
+                e.redeemed = true;
+                CodeRedemption::Redeemed(e.grant.clone())
+            }
+            None => CodeRedemption::NotFound,
+        })
+    }
+
+    async fn store_access_token(
+        &self,
+        token: TokenDigest,
+        record: AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let now = record.issued_at;
+        let mut shard = self.shard(token.as_bytes());
+        shard.sweep(now);
+        shard.access_tokens.insert(token, record);
+        Ok(())
+    }
+
+    async fn access_token(
+        &self,
+        token: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let record = {
+            let shard = self.shard(token.as_bytes());
+            match shard.access_tokens.get(token) {
+                Some(r) if r.expires_at >= now => r.clone(),
+                _ => return Ok(None),
+            }
+        };
+        if self.is_revoked(&record.grant_id, now) {
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    async fn revoke_grant(&self, grant: &GrantId, until: u64) -> Result<(), StoreError> {
+        let mut shard = self.shard(grant.as_bytes());
+        let entry = shard.revoked.entry(*grant).or_insert(until);
+        *entry = (*entry).max(until);
+        Ok(())
+    }
+
+    async fn save_interaction(
+        &self,
+        id: TokenDigest,
+        pending: PendingAuthorization,
+    ) -> Result<(), StoreError> {
+        let now = pending.request.requested_at;
+        let mut shard = self.shard(id.as_bytes());
+        shard.sweep(now);
+        shard.interactions.insert(id, pending);
+        Ok(())
+    }
+
+    async fn interaction(
+        &self,
+        id: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let shard = self.shard(id.as_bytes());
+        Ok(shard
+            .interactions
+            .get(id)
+            .filter(|p| p.expires_at >= now)
+            .cloned())
+    }
+
+    async fn take_interaction(
+        &self,
+        id: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let mut shard = self.shard(id.as_bytes());
+        Ok(shard
+            .interactions
+            .remove(id)
+            .filter(|p| p.expires_at >= now))
+    }
+}

@@ -1,0 +1,169 @@
+//! Building responses: JSON with the no-store headers (RFC 6749 §5.1), redirects (303,
+//! RFC 9700 §4.12), and HTML pages with anti-clickjacking headers (RFC 9700 §4.16).
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::StatusCode;
+
+use crate::error::{ErrorCode, ProtocolError};
+use crate::interaction::HttpResponse;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+
+fn with_status(status: StatusCode, body: Bytes) -> HttpResponse {
+    let mut r = http::Response::new(body);
+    *r.status_mut() = status;
+    r
+}
+
+/// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`.
+pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    let mut r = with_status(status, Bytes::from(body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, JSON);
+    h.insert(header::CACHE_CONTROL, NO_STORE);
+    h.insert(header::PRAGMA, NO_CACHE);
+    r
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    error_description: &'a str,
+}
+
+/// A JSON error (RFC 6749 §5.2). A 401 carries `challenge` as `WWW-Authenticate`.
+pub(crate) fn json_error(err: &ProtocolError, challenge: &HeaderValue) -> HttpResponse {
+    let status = err.code().token_status();
+    let body = serde_json::to_vec(&ErrorBody {
+        error: err.code().as_str(),
+        error_description: err.description(),
+    })
+    .unwrap_or_default();
+    let mut r = json(status, body);
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge.clone());
+    }
+    r
+}
+
+/// `405 Method Not Allowed` with `Allow` and a JSON `invalid_request` body.
+pub(crate) fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut r = json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        br#"{"error":"invalid_request","error_description":"method not allowed"}"#.to_vec(),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// `413 Payload Too Large` with a JSON `invalid_request` body.
+pub(crate) fn too_large() -> HttpResponse {
+    json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        br#"{"error":"invalid_request","error_description":"request body too large"}"#.to_vec(),
+    )
+}
+
+/// A `303 See Other` to `location` (never 307: RFC 9700 §4.12).
+pub(crate) fn redirect(location: &str) -> HttpResponse {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut r = with_status(StatusCode::SEE_OTHER, Bytes::new());
+            let h = r.headers_mut();
+            h.insert(header::LOCATION, value);
+            h.insert(header::CACHE_CONTROL, NO_STORE);
+            r
+        }
+        // Unreachable for URIs grantor builds (printable ASCII only); never a panic.
+        Err(_) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &ProtocolError::server_error(),
+        ),
+    }
+}
+
+/// Adds the headers every HTML page of the authorization server carries: no framing
+/// (RFC 9700 §4.16), no referrer (RFC 9700 §4.2.4), no caching.
+pub fn secure_html_headers(headers: &mut http::HeaderMap) {
+    headers.insert(header::CONTENT_TYPE, HTML);
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// An HTML page with [`secure_html_headers`].
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    let mut r = with_status(status, Bytes::from(body));
+    secure_html_headers(r.headers_mut());
+    r
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The default page for an authorization error that must not be redirected
+/// (RFC 6749 §4.1.2.1). It shows the error code and description only: never a link, form or
+/// script that targets the request's redirect URI.
+pub(crate) fn error_page(status: StatusCode, err: &ProtocolError) -> HttpResponse {
+    let title = match err.code() {
+        ErrorCode::ServerError => "Something went wrong",
+        _ => "This authorization request cannot be completed",
+    };
+    html(
+        status,
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
+             <h1 style=\"font-size:1.4rem\">{title}</h1><p>{}</p><p><code>{}</code></p></body></html>",
+            escape_html(err.description()),
+            err.code().as_str(),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            escape_html("\"><script>alert('1')</script>&"),
+            "&quot;&gt;&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt;&amp;"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Scope values (RFC 6749 §3.3).
+
+use std::fmt;
+
+use crate::error::ConfigError;
+
+/// Whether `token` is a valid scope token: `1*( %x21 / %x23-5B / %x5D-7E )` (RFC 6749 §3.3).
+pub(crate) fn is_scope_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// A set of scope values, kept in the order first given, without duplicates.
+///
+/// Stored as one space-separated string, which is also its wire form, so a granted scope is
+/// written to a token response without any work.
+///
+/// ```
+/// use grantor::ScopeSet;
+/// let s = ScopeSet::parse("openid  read openid").unwrap();
+/// assert_eq!(s.as_str(), "openid read");
+/// assert!(s.contains("read"));
+/// assert!(ScopeSet::parse("a\"b").is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(Box<str>);
+
+impl ScopeSet {
+    /// The empty set.
+    pub fn empty() -> Self {
+        ScopeSet::default()
+    }
+
+    /// Parses a space-separated list (RFC 6749 §3.3). Repeated values are kept once; runs of
+    /// spaces are tolerated. Fails on a value outside the scope-token grammar.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        let mut out = ScopeBuilder::default();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            if !is_scope_token(token) {
+                return Err(ConfigError::InvalidScope(token.to_owned()));
+            }
+            out.push(token);
+        }
+        Ok(out.finish())
+    }
+
+    /// A set from separate values.
+    ///
+    /// ```
+    /// use grantor::ScopeSet;
+    /// let s = ScopeSet::from_iter_checked(["openid", "profile"]).unwrap();
+    /// assert_eq!(s.to_string(), "openid profile");
+    /// ```
+    pub fn from_iter_checked<I, S>(values: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut out = ScopeBuilder::default();
+        for v in values {
+            let v = v.as_ref();
+            if !is_scope_token(v) {
+                return Err(ConfigError::InvalidScope(v.to_owned()));
+            }
+            out.push(v);
+        }
+        Ok(out.finish())
+    }
+
+    /// Whether `scope` is in the set.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.iter().any(|s| s == scope)
+    }
+
+    /// Whether every value of `self` is in `other`.
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.iter().all(|s| other.contains(s))
+    }
+
+    /// The values, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The space-separated wire form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The values of `self` that are also in `other`, in `self`'s order.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        let mut out = ScopeBuilder::default();
+        for s in self.iter().filter(|s| other.contains(s)) {
+            out.push(s);
+        }
+        out.finish()
+    }
+}
+
+/// Builds a [`ScopeSet`] from already-validated tokens.
+#[derive(Default)]
+pub(crate) struct ScopeBuilder(String);
+
+impl ScopeBuilder {
+    pub(crate) fn push(&mut self, token: &str) {
+        if self.0.split(' ').any(|s| s == token) {
+            return;
+        }
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        self.0.push_str(token);
+    }
+
+    pub(crate) fn finish(self) -> ScopeSet {
+        ScopeSet(self.0.into_boxed_str())
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeSet({:?})", &*self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grammar_excludes_quote_and_backslash_rfc6749_3_3() {
+        assert!(is_scope_token("api.read"));
+        assert!(is_scope_token("urn:x:y!"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token("a\\b"));
+        assert!(!is_scope_token("é"));
+        assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn subset_and_intersection() {
+        let all = ScopeSet::parse("openid read write").unwrap();
+        let some = ScopeSet::parse("write read").unwrap();
+        assert!(some.is_subset_of(&all));
+        assert!(!all.is_subset_of(&some));
+        assert_eq!(all.intersection(&some).as_str(), "read write");
+    }
+}

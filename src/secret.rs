@@ -1,0 +1,196 @@
+//! Secret values (codes, tokens, client secrets, verifiers) and their digests.
+//!
+//! Every secret type here has a redacted `Debug`, no `PartialEq`, and an explicit
+//! [`expose`](AccessToken::expose) accessor, so a secret never ends up in a log line or a
+//! comparison by accident. What grantor keeps at rest is a [`TokenDigest`]: the SHA-256 of the
+//! secret, compared in constant time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// The SHA-256 digest of a secret value: what stores keep instead of the secret itself.
+///
+/// Digests are compared in constant time. `Debug` shows only that it is a digest.
+#[derive(Clone, Copy, Eq)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `secret` (SHA-256 of its bytes).
+    ///
+    /// ```
+    /// use grantor::TokenDigest;
+    /// let a = TokenDigest::of("s3cr3t");
+    /// assert!(a.matches(&TokenDigest::of("s3cr3t")));
+    /// assert!(!a.matches(&TokenDigest::of("s3cr3T")));
+    /// ```
+    pub fn of(secret: &str) -> Self {
+        Self::of_bytes(secret.as_bytes())
+    }
+
+    /// The digest of raw bytes.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        TokenDigest(Sha256::digest(bytes).into())
+    }
+
+    /// Rebuilds a digest from its 32 bytes (for stores that persist digests).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        TokenDigest(bytes)
+    }
+
+    /// The 32 digest bytes (for stores that persist digests).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Constant-time equality.
+    pub fn matches(&self, other: &TokenDigest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl PartialEq for TokenDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other)
+    }
+}
+
+impl std::hash::Hash for TokenDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
+}
+
+/// Draws 256 bits from the thread-local CSPRNG (ChaCha seeded and periodically reseeded
+/// from the operating system) and encodes them as 43 base64url characters.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value received from outside (a request, a configuration file).
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret value itself. Every call site is a place where the secret leaves
+            /// its wrapper: keep them few, and never log what this returns.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+
+            /// The SHA-256 digest that is stored in place of the value.
+            pub fn digest(&self) -> TokenDigest {
+                TokenDigest::of(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// A client secret, as registered or as presented at the token endpoint.
+    ClientSecret
+);
+secret_type!(
+    /// An authorization code (RFC 6749 §4.1.2).
+    AuthorizationCode
+);
+secret_type!(
+    /// An access token (RFC 6749 §1.4), opaque or a JWT.
+    AccessToken
+);
+secret_type!(
+    /// A refresh token (RFC 6749 §1.5).
+    RefreshToken
+);
+secret_type!(
+    /// The id of a pending authorization while the user signs in or consents. It is a bearer
+    /// secret for that pending request, so it is random, stored as a digest and redacted.
+    InteractionId
+);
+secret_type!(
+    /// The anti-CSRF token bound to a pending authorization's consent form.
+    CsrfToken
+);
+
+secret_type!(
+    /// A browser session id (the in-memory authenticator's cookie value).
+    SessionId
+);
+
+impl SessionId {
+    pub(crate) fn generate() -> Self {
+        SessionId(random_token())
+    }
+}
+
+impl AuthorizationCode {
+    pub(crate) fn generate() -> Self {
+        AuthorizationCode(random_token())
+    }
+}
+impl AccessToken {
+    pub(crate) fn generate() -> Self {
+        AccessToken(random_token())
+    }
+}
+// Used by the refresh grant.
+#[allow(dead_code)]
+impl RefreshToken {
+    pub(crate) fn generate() -> Self {
+        RefreshToken(random_token())
+    }
+}
+impl InteractionId {
+    pub(crate) fn generate() -> Self {
+        InteractionId(random_token())
+    }
+}
+impl CsrfToken {
+    pub(crate) fn generate() -> Self {
+        CsrfToken(random_token())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_tokens_carry_256_bits_and_differ() {
+        let a = random_token();
+        let b = random_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = ClientSecret::new("s3cr3t");
+        assert_eq!(format!("{s:?}"), "ClientSecret([redacted])");
+        assert_eq!(format!("{:?}", s.digest()), "TokenDigest(..)");
+    }
+}
