@@ -102,3 +102,8 @@ pub use store::{
     AccessTokenRecord, AuthorizationRequest, ClientStore, CodeGrant, CodeRedemption, EndUser,
     GrantId, GrantStore, PendingAuthorization, Prompt, ResponseMode,
 };
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
