@@ -94,6 +94,15 @@ impl ScopeSet {
         &self.0
     }
 
+    /// The set without `value`.
+    pub fn without(&self, value: &str) -> ScopeSet {
+        let mut out = ScopeBuilder::default();
+        for s in self.iter().filter(|s| *s != value) {
+            out.push(s);
+        }
+        out.finish()
+    }
+
     /// The values of `self` that are also in `other`, in `self`'s order.
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
         let mut out = ScopeBuilder::default();

@@ -156,8 +156,6 @@ impl AccessToken {
         AccessToken(random_token())
     }
 }
-// Used by the refresh grant.
-#[allow(dead_code)]
 impl RefreshToken {
     pub(crate) fn generate() -> Self {
         RefreshToken(random_token())

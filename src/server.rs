@@ -30,6 +30,15 @@ pub struct Policy {
     /// Whether the `plain` PKCE method is accepted. Default `false` (RFC 7636 §7.2,
     /// RFC 9700 §2.1.1).
     pub allow_plain_pkce: bool,
+    /// When refresh tokens are issued to clients allowed the `refresh_token` grant. Default
+    /// [`RefreshTokenPolicy::OfflineAccess`].
+    pub refresh_tokens: RefreshTokenPolicy,
+    /// How long a refresh token lives unused; each rotation starts a new idle period
+    /// (RFC 9700 §4.14.2: expire after inactivity). Default 14 days.
+    pub refresh_token_idle_lifetime: Duration,
+    /// How long a refresh-token family lives in all, however often it is rotated.
+    /// Default 30 days.
+    pub refresh_token_absolute_lifetime: Duration,
     /// Whether an `http` loopback redirect URI (`127.0.0.1`, `[::1]`) matches with any port,
     /// for native apps (RFC 8252 §7.3). Default `false`.
     pub loopback_redirect_any_port: bool,
@@ -43,9 +52,25 @@ impl Default for Policy {
             interaction_lifetime: Duration::from_secs(600),
             default_scopes: ScopeSet::empty(),
             allow_plain_pkce: false,
+            refresh_tokens: RefreshTokenPolicy::OfflineAccess,
+            refresh_token_idle_lifetime: Duration::from_secs(14 * 24 * 3600),
+            refresh_token_absolute_lifetime: Duration::from_secs(30 * 24 * 3600),
             loopback_redirect_any_port: false,
         }
     }
+}
+
+/// When a client allowed the `refresh_token` grant receives a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshTokenPolicy {
+    /// From every code exchange.
+    Always,
+    /// For OpenID Connect requests only when `offline_access` was granted (OIDC Core §11),
+    /// which in turn needs `prompt=consent`; for plain OAuth requests (no `openid` scope)
+    /// always. This is the default: a refresh token outlives the user's session, and OIDC
+    /// asks for the user's explicit consent to that.
+    OfflineAccess,
 }
 
 /// Limits on request size (RFC 6749 §10.14: input is untrusted). A request past a limit is
@@ -303,6 +328,13 @@ impl AuthorizationServerBuilder {
         if p.access_token_lifetime.as_secs() == 0 {
             return Err(ConfigError::InvalidPolicy(
                 "access_token_lifetime must be at least 1 second",
+            ));
+        }
+        if p.refresh_token_idle_lifetime.as_secs() == 0
+            || p.refresh_token_absolute_lifetime < p.refresh_token_idle_lifetime
+        {
+            return Err(ConfigError::InvalidPolicy(
+                "refresh token lifetimes must be positive, the absolute one at least the idle one",
             ));
         }
         if p.interaction_lifetime.as_secs() == 0 {

@@ -146,6 +146,76 @@ pub struct AccessTokenRecord {
     pub expires_at: u64,
 }
 
+/// A refresh token's record (RFC 6749 §6). Every rotation creates a new record in the same
+/// family; the family is the [`GrantId`] of the authorization it came from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RefreshTokenRecord {
+    /// The authorization (and refresh-token family) this token belongs to.
+    pub grant_id: GrantId,
+    /// The client it was issued to (RFC 6749 §6: bound to the client).
+    pub client_id: Box<str>,
+    /// The user who authorized, with the original `auth_time` (OIDC Core §12.2).
+    pub user: EndUser,
+    /// The scope originally granted; a refresh may narrow it for one access token, never
+    /// widen it, and the rotated token keeps this original scope (RFC 6749 §6).
+    pub scope: ScopeSet,
+    /// When this token was issued (Unix seconds).
+    pub issued_at: u64,
+    /// When this token expires: the idle limit, capped by the family's absolute limit.
+    pub expires_at: u64,
+    /// When the whole family expires, however often it is rotated.
+    pub family_expires_at: u64,
+}
+
+impl RefreshTokenRecord {
+    /// Builds a record (for stores that persist records).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        grant_id: GrantId,
+        client_id: impl Into<Box<str>>,
+        user: EndUser,
+        scope: ScopeSet,
+        issued_at: u64,
+        expires_at: u64,
+        family_expires_at: u64,
+    ) -> Self {
+        RefreshTokenRecord {
+            grant_id,
+            client_id: client_id.into(),
+            user,
+            scope,
+            issued_at,
+            expires_at,
+            family_expires_at,
+        }
+    }
+}
+
+/// The state of a presented refresh token.
+#[derive(Debug)]
+pub enum RefreshLookup {
+    /// Live: it may be rotated.
+    Active(RefreshTokenRecord),
+    /// It was already rotated: presenting it again is reuse (RFC 9700 §4.14.2), and grantor
+    /// revokes the family.
+    Rotated(RefreshTokenRecord),
+    /// Unknown, expired or revoked.
+    NotFound,
+}
+
+/// The outcome of [`GrantStore::rotate_refresh_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is now spent and the new one stored; this caller is the only one.
+    Rotated,
+    /// The old token had already been rotated (a concurrent or repeated use): nothing was
+    /// stored, and grantor treats it as reuse.
+    AlreadyRotated,
+    /// The old token is unknown, expired or revoked: nothing was stored.
+    NotFound,
+}
+
 /// A validated authorization request, kept while the user signs in or consents (DESIGN
 /// decision 6: it is never re-read from data the browser could alter).
 #[derive(Debug, Clone)]
@@ -231,6 +301,11 @@ pub struct PendingAuthorization {
 /// * Lookups must not return expired records, and expired records should be purged so that
 ///   storage does not grow without bound.
 /// * [`take_interaction`](Self::take_interaction) is atomic, like `redeem_code`.
+/// * [`rotate_refresh_token`](Self::rotate_refresh_token) **must** be atomic: of any number
+///   of concurrent rotations of one token, exactly one returns [`Rotation::Rotated`]. A
+///   rotated token is remembered until its family expires, so that reuse is recognised
+///   ([`RefreshLookup::Rotated`]). A revoked grant's refresh tokens are
+///   [`RefreshLookup::NotFound`].
 #[async_trait]
 pub trait GrantStore: Send + Sync + 'static {
     /// Stores a new code under the digest of its value.
@@ -259,6 +334,29 @@ pub trait GrantStore: Send + Sync + 'static {
     /// revocation must be remembered at least until `until` (Unix seconds), the latest expiry
     /// of anything the grant can have issued.
     async fn revoke_grant(&self, grant: &GrantId, until: u64) -> Result<(), StoreError>;
+
+    /// Stores a new refresh token (the first of its family) under the digest of its value.
+    async fn store_refresh_token(
+        &self,
+        token: TokenDigest,
+        record: RefreshTokenRecord,
+    ) -> Result<(), StoreError>;
+
+    /// The state of a refresh token; see [`RefreshLookup`].
+    async fn refresh_token(
+        &self,
+        token: &TokenDigest,
+        now: u64,
+    ) -> Result<RefreshLookup, StoreError>;
+
+    /// Atomically spends `old` and stores `new` as its successor; see the trait's contract.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        new: TokenDigest,
+        record: RefreshTokenRecord,
+        now: u64,
+    ) -> Result<Rotation, StoreError>;
 
     /// Stores (or replaces) a pending authorization.
     async fn save_interaction(
@@ -310,6 +408,29 @@ impl<T: GrantStore + ?Sized> GrantStore for Arc<T> {
     }
     async fn revoke_grant(&self, grant: &GrantId, until: u64) -> Result<(), StoreError> {
         (**self).revoke_grant(grant, until).await
+    }
+    async fn store_refresh_token(
+        &self,
+        token: TokenDigest,
+        record: RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        (**self).store_refresh_token(token, record).await
+    }
+    async fn refresh_token(
+        &self,
+        token: &TokenDigest,
+        now: u64,
+    ) -> Result<RefreshLookup, StoreError> {
+        (**self).refresh_token(token, now).await
+    }
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        new: TokenDigest,
+        record: RefreshTokenRecord,
+        now: u64,
+    ) -> Result<Rotation, StoreError> {
+        (**self).rotate_refresh_token(old, new, record, now).await
     }
     async fn save_interaction(
         &self,

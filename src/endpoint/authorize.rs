@@ -258,6 +258,13 @@ impl AuthorizationServer {
             ));
         }
         let prompt = parse_prompt(get("prompt"))?;
+        // OIDC Core §11: offline access needs the user's explicit consent, asked with
+        // prompt=consent; without it, offline_access is ignored.
+        let scope = if scope.contains("openid") && !prompt.consent {
+            scope.without("offline_access")
+        } else {
+            scope
+        };
         let max_age = match get("max_age") {
             None => None,
             Some(v) if !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()) => {

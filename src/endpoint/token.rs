@@ -111,6 +111,7 @@ impl AuthorizationServer {
         let now = self.inner.clock.now();
         let issued = match grant {
             GrantType::AuthorizationCode => self.exchange_code(&client, &params, now).await?,
+            GrantType::RefreshToken => self.refresh(&client, &params, now).await?,
             _ => {
                 return Err(ProtocolError::new(
                     ErrorCode::UnsupportedGrantType,
@@ -125,7 +126,10 @@ impl AuthorizationServer {
 
     /// Whether this server implements `grant`.
     pub(crate) fn supports_grant(&self, grant: GrantType) -> bool {
-        matches!(grant, GrantType::AuthorizationCode)
+        matches!(
+            grant,
+            GrantType::AuthorizationCode | GrantType::RefreshToken
+        )
     }
 }
 

@@ -1,14 +1,15 @@
 //! What happens to an authorization code at the token endpoint (RFC 6749 §4.1.3, §4.1.4;
 //! RFC 7636 §4.5, §4.6; RFC 9700 §2.1.1, §4.8).
 
-use crate::client::Client;
+use crate::client::{Client, GrantType};
 use crate::endpoint::token::TokenResponse;
 use crate::error::{ErrorCode, ProtocolError};
 use crate::params::Params;
 use crate::pkce::check_verifier_syntax;
-use crate::secret::{AccessToken, TokenDigest};
-use crate::server::AuthorizationServer;
-use crate::store::{AccessTokenRecord, CodeGrant, CodeRedemption};
+use crate::scope::ScopeSet;
+use crate::secret::TokenDigest;
+use crate::server::{AuthorizationServer, RefreshTokenPolicy};
+use crate::store::{CodeGrant, CodeRedemption};
 
 const TARGET: &str = "grantor::grant::authorization_code";
 
@@ -69,6 +70,18 @@ fn check_binding(
 }
 
 impl AuthorizationServer {
+    /// Whether a code exchange for `scope` returns a refresh token (see
+    /// [`RefreshTokenPolicy`]).
+    fn issues_refresh_token(&self, client: &Client, scope: &ScopeSet) -> bool {
+        client.allows_grant(GrantType::RefreshToken)
+            && match self.inner.policy.refresh_tokens {
+                RefreshTokenPolicy::Always => true,
+                RefreshTokenPolicy::OfflineAccess => {
+                    !scope.contains("openid") || scope.contains("offline_access")
+                }
+            }
+    }
+
     /// `grant_type=authorization_code`.
     pub(crate) async fn exchange_code(
         &self,
@@ -102,7 +115,7 @@ impl AuthorizationServer {
                 // RFC 6749 §4.1.2 / OAuth 2.1 §7.5.2: revoke what the code issued, but only
                 // for an otherwise valid replay, so a stranger cannot revoke someone's tokens.
                 if check_binding(&grant, client, redirect_uri, verifier).is_ok() {
-                    let until = now + self.inner.policy.access_token_lifetime.as_secs();
+                    let until = self.revocation_horizon(now);
                     if let Err(e) = self.inner.grants.revoke_grant(&grant.grant_id, until).await {
                         tracing::error!(target: TARGET, error = %e, "revoking a replayed grant failed");
                         return Err(ProtocolError::server_error());
@@ -116,29 +129,34 @@ impl AuthorizationServer {
             return Err(invalid_grant());
         }
         check_binding(&grant, client, redirect_uri, verifier)?;
-        let access_token = AccessToken::generate();
-        let lifetime = self.inner.policy.access_token_lifetime.as_secs();
-        let record = AccessTokenRecord {
-            grant_id: grant.grant_id,
-            client_id: grant.client_id.clone(),
-            subject: Some(grant.user.subject.clone().into_boxed_str()),
-            scope: grant.scope.clone(),
-            issued_at: now,
-            expires_at: now + lifetime,
+        let (access_token, expires_in) = self
+            .mint_access_token(
+                grant.grant_id,
+                &grant.client_id,
+                Some(&grant.user.subject),
+                &grant.scope,
+                now,
+            )
+            .await?;
+        let refresh_token = if self.issues_refresh_token(client, &grant.scope) {
+            let token = self
+                .mint_refresh_token(
+                    grant.grant_id,
+                    &grant.client_id,
+                    grant.user.clone(),
+                    grant.scope.clone(),
+                    now,
+                )
+                .await?;
+            Some(token.expose().to_owned())
+        } else {
+            None
         };
-        self.inner
-            .grants
-            .store_access_token(access_token.digest(), record)
-            .await
-            .map_err(|e| {
-                tracing::error!(target: TARGET, error = %e, "grant store failed");
-                ProtocolError::server_error()
-            })?;
         Ok(TokenResponse {
             access_token: access_token.expose().to_owned(),
             token_type: "Bearer",
-            expires_in: lifetime,
-            refresh_token: None,
+            expires_in,
+            refresh_token,
             scope: grant.scope.as_str().to_owned(),
             id_token: None,
         })

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::secret::TokenDigest;
 use crate::store::{
     AccessTokenRecord, CodeGrant, CodeRedemption, GrantId, GrantStore, PendingAuthorization,
+    RefreshLookup, RefreshTokenRecord, Rotation,
 };
 
 const SHARDS: usize = 16;
@@ -39,8 +40,26 @@ struct CodeEntry {
     redeemed: bool,
 }
 
+struct RefreshEntry {
+    record: RefreshTokenRecord,
+    rotated: bool,
+}
+
+impl RefreshEntry {
+    /// A live token lives until its own expiry; a rotated one is kept until the family
+    /// expires, to recognise reuse.
+    fn keep_until(&self) -> u64 {
+        if self.rotated {
+            self.record.family_expires_at
+        } else {
+            self.record.expires_at
+        }
+    }
+}
+
 #[derive(Default)]
 struct Shard {
+    refresh_tokens: Map<TokenDigest, RefreshEntry>,
     codes: Map<TokenDigest, CodeEntry>,
     access_tokens: Map<TokenDigest, AccessTokenRecord>,
     revoked: Map<GrantId, u64>,
@@ -56,6 +75,7 @@ impl Shard {
         self.next_sweep = now + SWEEP_INTERVAL;
         self.codes.retain(|_, e| e.grant.expires_at >= now);
         self.access_tokens.retain(|_, r| r.expires_at >= now);
+        self.refresh_tokens.retain(|_, e| e.keep_until() >= now);
         self.revoked.retain(|_, until| *until >= now);
         self.interactions.retain(|_, p| p.expires_at >= now);
     }
@@ -198,6 +218,77 @@ impl GrantStore for MemoryGrantStore {
         let entry = shard.revoked.entry(*grant).or_insert(until);
         *entry = (*entry).max(until);
         Ok(())
+    }
+
+    async fn store_refresh_token(
+        &self,
+        token: TokenDigest,
+        record: RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        let now = record.issued_at;
+        let mut shard = self.shard(token.as_bytes());
+        shard.sweep(now);
+        shard.refresh_tokens.insert(
+            token,
+            RefreshEntry {
+                record,
+                rotated: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &TokenDigest,
+        now: u64,
+    ) -> Result<RefreshLookup, StoreError> {
+        let (record, rotated) = {
+            let shard = self.shard(token.as_bytes());
+            match shard.refresh_tokens.get(token) {
+                Some(e) if e.keep_until() >= now => (e.record.clone(), e.rotated),
+                _ => return Ok(RefreshLookup::NotFound),
+            }
+        };
+        if self.is_revoked(&record.grant_id, now) {
+            return Ok(RefreshLookup::NotFound);
+        }
+        Ok(if rotated {
+            RefreshLookup::Rotated(record)
+        } else {
+            RefreshLookup::Active(record)
+        })
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenDigest,
+        new: TokenDigest,
+        record: RefreshTokenRecord,
+        now: u64,
+    ) -> Result<Rotation, StoreError> {
+        if self.is_revoked(&record.grant_id, now) {
+            return Ok(Rotation::NotFound);
+        }
+        {
+            let mut shard = self.shard(old.as_bytes());
+            match shard.refresh_tokens.get_mut(old) {
+                Some(e) if e.rotated => return Ok(Rotation::AlreadyRotated),
+                Some(e) if e.record.expires_at >= now => e.rotated = true,
+                _ => return Ok(Rotation::NotFound),
+            }
+        }
+        // Only this caller got past the check above, and nobody knows `new` yet.
+        let mut shard = self.shard(new.as_bytes());
+        shard.sweep(now);
+        shard.refresh_tokens.insert(
+            new,
+            RefreshEntry {
+                record,
+                rotated: false,
+            },
+        );
+        Ok(Rotation::Rotated)
     }
 
     async fn save_interaction(
