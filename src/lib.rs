@@ -96,11 +96,12 @@ pub use secret::{
 };
 pub use server::{
     AuthorizationServer, AuthorizationServerBuilder, EndpointPaths, ErrorPageRenderer, Limits,
-    Policy,
+    Policy, RefreshTokenPolicy,
 };
 pub use store::{
     AccessTokenRecord, AuthorizationRequest, ClientStore, CodeGrant, CodeRedemption, EndUser,
-    GrantId, GrantStore, PendingAuthorization, Prompt, ResponseMode,
+    GrantId, GrantStore, PendingAuthorization, Prompt, RefreshLookup, RefreshTokenRecord,
+    ResponseMode, Rotation,
 };
 
 /// The README's examples, run as doctests.
