@@ -6,6 +6,7 @@ use crate::error::ConfigError;
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::secret::{ClientSecret, TokenDigest};
+use crate::token::SigningAlgorithm;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2 names; OIDC Core §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +113,7 @@ pub struct Client {
     grant_types: u8,
     scopes: ScopeSet,
     require_pkce: bool,
+    id_token_alg: Option<SigningAlgorithm>,
 }
 
 impl Client {
@@ -126,7 +128,14 @@ impl Client {
             grant_types: Vec::new(),
             scopes: None,
             require_pkce: true,
+            id_token_alg: None,
         }
+    }
+
+    /// The algorithm this client's ID tokens are signed with (`id_token_signed_response_alg`,
+    /// OIDC Dynamic Registration §2); `None` means the server's default (RS256).
+    pub fn id_token_signing_alg(&self) -> Option<SigningAlgorithm> {
+        self.id_token_alg
     }
 
     /// The client id.
@@ -202,9 +211,17 @@ pub struct ClientBuilder {
     grant_types: Vec<GrantType>,
     scopes: Option<String>,
     require_pkce: bool,
+    id_token_alg: Option<SigningAlgorithm>,
 }
 
 impl ClientBuilder {
+    /// Signs this client's ID tokens with `alg` (`id_token_signed_response_alg`). The server
+    /// must have an active key for it, or ID tokens for this client fail with `server_error`.
+    pub fn id_token_signing_alg(mut self, alg: SigningAlgorithm) -> Self {
+        self.id_token_alg = Some(alg);
+        self
+    }
+
     /// A display name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -316,6 +333,7 @@ impl ClientBuilder {
             grant_types: grant_bits,
             scopes,
             require_pkce: self.require_pkce,
+            id_token_alg: self.id_token_alg,
         })
     }
 }

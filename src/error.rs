@@ -113,6 +113,10 @@ pub struct ProtocolError {
 impl ProtocolError {
     /// An error with a fixed description.
     pub fn new(code: ErrorCode, description: &'static str) -> Self {
+        debug_assert!(
+            description.bytes().all(is_description_byte),
+            "error_description outside RFC 6749 §5.2's character set: {description}"
+        );
         ProtocolError {
             code,
             description: Cow::Borrowed(description),
@@ -125,9 +129,12 @@ impl ProtocolError {
         let description: String = description
             .into()
             .chars()
-            .map(|c| match c {
-                ' ' | '!' | '#'..='[' | ']'..='~' => c,
-                _ => '?',
+            .map(|c| {
+                if c.is_ascii() && is_description_byte(c as u8) {
+                    c
+                } else {
+                    '?'
+                }
             })
             .collect();
         ProtocolError {
@@ -161,6 +168,11 @@ impl std::fmt::Display for ProtocolError {
 }
 
 impl std::error::Error for ProtocolError {}
+
+/// `%x20-21 / %x23-5B / %x5D-7E` (RFC 6749 §5.2).
+fn is_description_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
 
 /// An invalid server or client configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -60,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod claims;
 mod client;
 mod clock;
 mod endpoint;
@@ -70,15 +71,18 @@ pub mod memory;
 mod params;
 mod pkce;
 mod redirect;
+pub mod resource;
 mod response;
 mod scope;
 mod secret;
 mod server;
 mod store;
+pub mod token;
 
 pub use bytes::Bytes;
 pub use http;
 
+pub use claims::{claims_for_scope, ClaimsProvider, NoClaims};
 pub use client::{Client, ClientAuthMethod, ClientBuilder, GrantType};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ConfigError, ErrorCode, ProtocolError, StoreError};
@@ -95,14 +99,15 @@ pub use secret::{
     SessionId, TokenDigest,
 };
 pub use server::{
-    AuthorizationServer, AuthorizationServerBuilder, EndpointPaths, ErrorPageRenderer, Limits,
-    Policy, RefreshTokenPolicy,
+    AccessTokenFormat, AuthorizationServer, AuthorizationServerBuilder, EndpointPaths,
+    ErrorPageRenderer, Limits, Policy, RefreshTokenPolicy,
 };
 pub use store::{
     AccessTokenRecord, AuthorizationRequest, ClientStore, CodeGrant, CodeRedemption, EndUser,
     GrantId, GrantStore, PendingAuthorization, Prompt, RefreshLookup, RefreshTokenRecord,
     ResponseMode, Rotation,
 };
+pub use token::{KeyError, KeySet, SigningAlgorithm, SigningKey};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::claims::ClaimsProvider;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::error::ProtocolError;
@@ -10,6 +11,7 @@ use crate::interaction::{ConsentProvider, HttpResponse, UserAuthenticator};
 use crate::params::ParseLimits;
 use crate::scope::ScopeSet;
 use crate::store::{ClientStore, GrantStore};
+use crate::token::KeySet;
 
 /// Lifetimes and protocol choices. Every default is the secure one; see each field.
 #[derive(Debug, Clone)]
@@ -39,6 +41,13 @@ pub struct Policy {
     /// How long a refresh-token family lives in all, however often it is rotated.
     /// Default 30 days.
     pub refresh_token_absolute_lifetime: Duration,
+    /// Whether access tokens are opaque (stored as digests, checked through the store) or
+    /// RFC 9068 JWTs (checked offline against the JWK set). Default opaque.
+    pub access_tokens: AccessTokenFormat,
+    /// The `aud` of JWT access tokens (RFC 9068 §2.2). Default: the issuer.
+    pub access_token_audience: Option<String>,
+    /// How long an ID token is valid. Default 3600 s.
+    pub id_token_lifetime: Duration,
     /// Whether an `http` loopback redirect URI (`127.0.0.1`, `[::1]`) matches with any port,
     /// for native apps (RFC 8252 §7.3). Default `false`.
     pub loopback_redirect_any_port: bool,
@@ -55,9 +64,23 @@ impl Default for Policy {
             refresh_tokens: RefreshTokenPolicy::OfflineAccess,
             refresh_token_idle_lifetime: Duration::from_secs(14 * 24 * 3600),
             refresh_token_absolute_lifetime: Duration::from_secs(30 * 24 * 3600),
+            access_tokens: AccessTokenFormat::Opaque,
+            access_token_audience: None,
+            id_token_lifetime: Duration::from_secs(3600),
             loopback_redirect_any_port: false,
         }
     }
+}
+
+/// The form of access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccessTokenFormat {
+    /// 256-bit random values, stored as SHA-256 digests; revocable at once.
+    Opaque,
+    /// JWTs per RFC 9068 (`typ: at+jwt`), signed with the default signing key; resource
+    /// servers validate them offline, so revocation takes effect at expiry.
+    Jwt,
 }
 
 /// When a client allowed the `refresh_token` grant receives a refresh token.
@@ -123,6 +146,10 @@ pub struct EndpointPaths {
     pub resume: String,
     /// Default `/token`.
     pub token: String,
+    /// Default `/userinfo`.
+    pub userinfo: String,
+    /// Default `/jwks`.
+    pub jwks: String,
 }
 
 impl Default for EndpointPaths {
@@ -131,6 +158,8 @@ impl Default for EndpointPaths {
             authorization: "/authorize".into(),
             resume: "/authorize/resume".into(),
             token: "/token".into(),
+            userinfo: "/userinfo".into(),
+            jwks: "/jwks".into(),
         }
     }
 }
@@ -153,6 +182,9 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) known_scopes: ScopeSet,
     pub(crate) error_page: Option<Arc<ErrorPageRenderer>>,
+    pub(crate) keys: Option<KeySet>,
+    pub(crate) claims: Arc<dyn ClaimsProvider>,
+    pub(crate) discovery: bytes::Bytes,
 }
 
 /// An OAuth 2.0 / OpenID Connect authorization server.
@@ -213,6 +245,8 @@ pub struct AuthorizationServerBuilder {
     scopes: Vec<String>,
     error_page: Option<Arc<ErrorPageRenderer>>,
     allow_http_issuer: bool,
+    keys: Option<KeySet>,
+    claims: Option<Arc<dyn ClaimsProvider>>,
 }
 
 impl std::fmt::Debug for AuthorizationServerBuilder {
@@ -251,6 +285,21 @@ impl AuthorizationServerBuilder {
     /// The consent provider.
     pub fn consent(mut self, consent: impl ConsentProvider) -> Self {
         self.consent = Some(Arc::new(consent));
+        self
+    }
+
+    /// The signing keys for ID tokens and JWT access tokens. Without keys the server is a
+    /// plain OAuth 2.0 server: `openid` requests are refused and JWT access tokens cannot be
+    /// configured.
+    pub fn signing_keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Where user claims come from (default: none, so ID tokens and userinfo carry `sub`
+    /// only).
+    pub fn claims(mut self, claims: impl ClaimsProvider) -> Self {
+        self.claims = Some(Arc::new(claims));
         self
     }
 
@@ -346,10 +395,22 @@ impl AuthorizationServerBuilder {
         if l.max_body_bytes == 0 || l.max_params == 0 || l.max_param_bytes == 0 {
             return Err(ConfigError::InvalidPolicy("limits must be positive"));
         }
+        if p.id_token_lifetime.as_secs() == 0 {
+            return Err(ConfigError::InvalidPolicy(
+                "id_token_lifetime must be at least 1 second",
+            ));
+        }
+        if p.access_tokens == AccessTokenFormat::Jwt && self.keys.is_none() {
+            return Err(ConfigError::Missing(
+                "signing keys (JWT access tokens need them)",
+            ));
+        }
         for path in [
             &self.paths.authorization,
             &self.paths.resume,
             &self.paths.token,
+            &self.paths.userinfo,
+            &self.paths.jwks,
         ] {
             if !path.starts_with('/') {
                 return Err(ConfigError::InvalidPolicy(
@@ -374,6 +435,13 @@ impl AuthorizationServerBuilder {
                 issuer: issuer.clone(),
                 reason: "not a valid header value",
             })?;
+        let discovery = crate::endpoint::discovery::document(
+            base,
+            &self.paths,
+            &self.policy,
+            &known_scopes,
+            self.keys.as_ref(),
+        );
         Ok(AuthorizationServer {
             inner: Arc::new(Inner {
                 issuer: issuer.into(),
@@ -389,6 +457,11 @@ impl AuthorizationServerBuilder {
                 limits: self.limits,
                 known_scopes,
                 error_page: self.error_page,
+                keys: self.keys,
+                claims: self
+                    .claims
+                    .unwrap_or_else(|| Arc::new(crate::claims::NoClaims)),
+                discovery,
             }),
         })
     }

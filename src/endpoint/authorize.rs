@@ -733,10 +733,13 @@ impl AuthorizationServer {
 }
 
 /// The earliest acceptable `auth_time` (`prompt=login`: the request's own time; `max_age`:
-/// now minus max_age).
+/// now minus max_age, but never later than the request's own time, so that a login made for
+/// this request satisfies it when the browser resumes a few seconds later).
 fn min_auth_time(request: &AuthorizationRequest, now: u64) -> Option<u64> {
     let by_prompt = request.prompt.login.then_some(request.requested_at);
-    let by_age = request.max_age.map(|m| now.saturating_sub(m));
+    let by_age = request
+        .max_age
+        .map(|m| now.saturating_sub(m).min(request.requested_at));
     by_prompt.max(by_age)
 }
 

@@ -67,7 +67,7 @@ fn presented<'a>(
         if body_secret.is_some() || assertion {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidRequest,
-                "more than one client authentication method (RFC 6749 §2.3)",
+                "more than one client authentication method (RFC 6749 section 2.3)",
             ));
         }
         let value = value.as_bytes();

@@ -2,4 +2,6 @@
 
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
+pub(crate) mod discovery;
 pub(crate) mod token;
+pub(crate) mod userinfo;

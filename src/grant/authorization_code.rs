@@ -152,13 +152,23 @@ impl AuthorizationServer {
         } else {
             None
         };
+        let id_token = self
+            .mint_id_token(
+                client,
+                &grant.user,
+                &grant.scope,
+                grant.nonce.as_deref(),
+                access_token.expose(),
+                now,
+            )
+            .await?;
         Ok(TokenResponse {
             access_token: access_token.expose().to_owned(),
             token_type: "Bearer",
             expires_in,
             refresh_token,
             scope: grant.scope.as_str().to_owned(),
-            id_token: None,
+            id_token,
         })
     }
 }

@@ -7,7 +7,7 @@ pub(crate) mod refresh_token;
 use crate::error::{ProtocolError, StoreError};
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::server::AuthorizationServer;
+use crate::server::{AccessTokenFormat, AuthorizationServer};
 use crate::store::{AccessTokenRecord, EndUser, GrantId, RefreshTokenRecord};
 
 /// Logs a storage failure and turns it into `server_error` (DESIGN decision 5).
@@ -19,7 +19,8 @@ pub(crate) fn store_failure(target: &'static str) -> impl FnOnce(StoreError) -> 
 }
 
 impl AuthorizationServer {
-    /// Mints and stores an opaque access token; returns it with its lifetime in seconds.
+    /// Mints an access token (opaque and stored, or an RFC 9068 JWT, per the policy); returns
+    /// it with its lifetime in seconds.
     pub(crate) async fn mint_access_token(
         &self,
         grant_id: GrantId,
@@ -28,8 +29,12 @@ impl AuthorizationServer {
         scope: &ScopeSet,
         now: u64,
     ) -> Result<(AccessToken, u64), ProtocolError> {
-        let token = AccessToken::generate();
         let lifetime = self.inner.policy.access_token_lifetime.as_secs();
+        if self.inner.policy.access_tokens == AccessTokenFormat::Jwt {
+            let jwt = self.mint_jwt_access_token(client_id, subject, scope, now, lifetime)?;
+            return Ok((AccessToken::new(jwt), lifetime));
+        }
+        let token = AccessToken::generate();
         let record = AccessTokenRecord {
             grant_id,
             client_id: client_id.into(),

@@ -113,13 +113,24 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
+        // OIDC Core §12.2: same iss, sub, aud and auth_time; a new iat; no nonce.
+        let id_token = self
+            .mint_id_token(
+                client,
+                &record.user,
+                &scope,
+                None,
+                access_token.expose(),
+                now,
+            )
+            .await?;
         Ok(TokenResponse {
             access_token: access_token.expose().to_owned(),
             token_type: "Bearer",
             expires_in,
             refresh_token: Some(successor.expose().to_owned()),
             scope: scope.as_str().to_owned(),
-            id_token: None,
+            id_token,
         })
     }
 

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use grantor::http::{self, header, Request, StatusCode};
-use grantor::memory::{MemoryClientStore, MemoryConsent, MemoryGrantStore, MemorySessions};
+use grantor::memory::{
+    MemoryClaims, MemoryClientStore, MemoryConsent, MemoryGrantStore, MemorySessions,
+};
+use grantor::token::{KeySet, SigningAlgorithm, SigningKey};
 use grantor::{
     AuthorizationServer, Client, ClientAuthMethod, ClientSecret, EndUser, GrantType, HttpResponse,
     ManualClock, Policy, ScopeSet, SessionId,
@@ -101,6 +104,33 @@ pub fn clients() -> MemoryClientStore {
         .collect()
 }
 
+/// One key set per test binary (RSA key generation is slow): RS256 "rs-1" active and the
+/// default, ES256 "es-1" and EdDSA "ed-1" active for clients that ask for them.
+pub fn keys() -> KeySet {
+    static KEYS: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let set = KeySet::new(SigningKey::generate(SigningAlgorithm::RS256, "rs-1").unwrap());
+        for (alg, kid) in [
+            (SigningAlgorithm::ES256, "es-1"),
+            (SigningAlgorithm::EdDSA, "ed-1"),
+        ] {
+            set.publish(SigningKey::generate(alg, kid).unwrap());
+            set.activate(kid).unwrap();
+        }
+        set
+    })
+    .clone()
+}
+
+pub fn user_claims() -> MemoryClaims {
+    let claims = MemoryClaims::new();
+    claims.insert(
+        ALICE,
+        serde_json::json!({"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}),
+    );
+    claims
+}
+
 pub fn policy() -> Policy {
     let mut p = Policy::default();
     p.loopback_redirect_any_port = true;
@@ -124,6 +154,8 @@ pub fn harness_with(policy: Policy) -> Harness {
         .authenticator(sessions.clone())
         .consent(consent.clone())
         .clock(clock.clone())
+        .signing_keys(keys())
+        .claims(user_claims())
         .scopes(["read", "write", "admin"])
         .policy(policy)
         .build()
