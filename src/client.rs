@@ -114,6 +114,7 @@ pub struct Client {
     scopes: ScopeSet,
     require_pkce: bool,
     id_token_alg: Option<SigningAlgorithm>,
+    introspect_any: bool,
 }
 
 impl Client {
@@ -129,7 +130,14 @@ impl Client {
             scopes: None,
             require_pkce: true,
             id_token_alg: None,
+            introspect_any: false,
         }
+    }
+
+    /// Whether this client (a resource server) may introspect tokens issued to other
+    /// clients (RFC 7662 §4). Every confidential client may introspect its own.
+    pub fn may_introspect_any_token(&self) -> bool {
+        self.introspect_any
     }
 
     /// The algorithm this client's ID tokens are signed with (`id_token_signed_response_alg`,
@@ -212,9 +220,17 @@ pub struct ClientBuilder {
     scopes: Option<String>,
     require_pkce: bool,
     id_token_alg: Option<SigningAlgorithm>,
+    introspect_any: bool,
 }
 
 impl ClientBuilder {
+    /// Lets this confidential client (a resource server) introspect tokens issued to any
+    /// client (RFC 7662 §2.1, §4). Default `false`: only its own tokens.
+    pub fn introspect_any_token(mut self, allow: bool) -> Self {
+        self.introspect_any = allow;
+        self
+    }
+
     /// Signs this client's ID tokens with `alg` (`id_token_signed_response_alg`). The server
     /// must have an active key for it, or ID tokens for this client fail with `server_error`.
     pub fn id_token_signing_alg(mut self, alg: SigningAlgorithm) -> Self {
@@ -334,6 +350,7 @@ impl ClientBuilder {
             scopes,
             require_pkce: self.require_pkce,
             id_token_alg: self.id_token_alg,
+            introspect_any: self.introspect_any && confidential,
         })
     }
 }

@@ -150,6 +150,10 @@ pub struct EndpointPaths {
     pub userinfo: String,
     /// Default `/jwks`.
     pub jwks: String,
+    /// Default `/revoke`.
+    pub revocation: String,
+    /// Default `/introspect`.
+    pub introspection: String,
 }
 
 impl Default for EndpointPaths {
@@ -160,6 +164,8 @@ impl Default for EndpointPaths {
             token: "/token".into(),
             userinfo: "/userinfo".into(),
             jwks: "/jwks".into(),
+            revocation: "/revoke".into(),
+            introspection: "/introspect".into(),
         }
     }
 }
@@ -411,6 +417,8 @@ impl AuthorizationServerBuilder {
             &self.paths.token,
             &self.paths.userinfo,
             &self.paths.jwks,
+            &self.paths.revocation,
+            &self.paths.introspection,
         ] {
             if !path.starts_with('/') {
                 return Err(ConfigError::InvalidPolicy(

@@ -330,6 +330,9 @@ pub trait GrantStore: Send + Sync + 'static {
         now: u64,
     ) -> Result<Option<AccessTokenRecord>, StoreError>;
 
+    /// Revokes one opaque access token (RFC 7009). Unknown tokens are ignored.
+    async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError>;
+
     /// Revokes everything issued from `grant`, now and for any token stored later. The
     /// revocation must be remembered at least until `until` (Unix seconds), the latest expiry
     /// of anything the grant can have issued.
@@ -405,6 +408,9 @@ impl<T: GrantStore + ?Sized> GrantStore for Arc<T> {
         now: u64,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         (**self).access_token(token, now).await
+    }
+    async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError> {
+        (**self).revoke_access_token(token).await
     }
     async fn revoke_grant(&self, grant: &GrantId, until: u64) -> Result<(), StoreError> {
         (**self).revoke_grant(grant, until).await

@@ -293,13 +293,13 @@ impl AuthorizationServer {
 
     /// RFC 6749 §3.3 with the checklist's choice (SEC-18): values outside the grammar are
     /// `invalid_scope`; values neither the server nor the client knows are ignored; values the
-    /// server knows but the client may not use are `invalid_scope`; no scope means the
-    /// policy's default, or `invalid_scope` when there is none.
-    fn requested_scope(
+    /// server knows but the client may not use are `invalid_scope`. `Ok(None)` when nothing
+    /// usable was asked for, so the caller applies its default.
+    pub(crate) fn filter_scope(
         &self,
         requested: Option<&str>,
         client: &Client,
-    ) -> Result<ScopeSet, ProtocolError> {
+    ) -> Result<Option<ScopeSet>, ProtocolError> {
         let mut out = ScopeBuilder::default();
         let mut any = false;
         for token in requested.unwrap_or("").split(' ').filter(|t| !t.is_empty()) {
@@ -319,21 +319,38 @@ impl AuthorizationServer {
                 ));
             }
         }
-        if any {
-            return Ok(out.finish());
-        }
-        let defaults = self
-            .inner
-            .policy
-            .default_scopes
-            .intersection(client.scopes());
-        if defaults.is_empty() {
+        Ok(any.then(|| out.finish()))
+    }
+
+    /// The scope of an authorization request: [`filter_scope`](Self::filter_scope), or the
+    /// policy's default when nothing was asked for (`invalid_scope` when there is none).
+    /// `openid` needs signing keys.
+    fn requested_scope(
+        &self,
+        requested: Option<&str>,
+        client: &Client,
+    ) -> Result<ScopeSet, ProtocolError> {
+        let scope = match self.filter_scope(requested, client)? {
+            Some(scope) => scope,
+            None => self
+                .inner
+                .policy
+                .default_scopes
+                .intersection(client.scopes()),
+        };
+        if scope.is_empty() {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidScope,
                 "scope is required",
             ));
         }
-        Ok(defaults)
+        if scope.contains("openid") && self.inner.keys.is_none() {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidScope,
+                "OpenID Connect is not enabled on this server",
+            ));
+        }
+        Ok(scope)
     }
 
     fn redirect_registered(&self, client: &Client, uri: &str) -> bool {

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header;
 
-use crate::client::{Client, ClientAuthMethod, GrantType};
+use crate::client::{Client, ClientAuthMethod};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::params::{decode, Params};
 use crate::secret::{ClientSecret, TokenDigest};
@@ -49,7 +49,7 @@ fn malformed_basic() -> ProtocolError {
 fn presented<'a>(
     headers: &'a http::HeaderMap,
     params: &'a Params<'a>,
-    grant: GrantType,
+    credentials_required: bool,
 ) -> Result<Presented<'a>, ProtocolError> {
     let dup = |_| ProtocolError::new(ErrorCode::InvalidRequest, "a parameter is repeated");
     let body_id = params.get("client_id").map_err(dup)?;
@@ -124,7 +124,7 @@ fn presented<'a>(
         (Some(id), None) => Ok(Presented::Public { id }),
         // A client that must authenticate and did not: invalid_client. A grant that a public
         // client may use without authenticating still needs its client_id (RFC 6749 §4.1.3).
-        (None, None) if grant == GrantType::ClientCredentials => Err(failed()),
+        (None, None) if credentials_required => Err(failed()),
         (None, None) => Err(ProtocolError::new(
             ErrorCode::InvalidRequest,
             "client_id is required when the client does not authenticate",
@@ -133,14 +133,17 @@ fn presented<'a>(
 }
 
 impl AuthorizationServer {
-    /// Authenticates the client of a token-endpoint request.
+    /// Authenticates the client of a token, revocation or introspection request. With
+    /// `credentials_required`, a request that identifies no client at all is
+    /// `invalid_client`; otherwise it is `invalid_request` (a public client must still send
+    /// its `client_id`, RFC 6749 §4.1.3).
     pub(crate) async fn authenticate_client(
         &self,
         headers: &http::HeaderMap,
         params: &Params<'_>,
-        grant: GrantType,
+        credentials_required: bool,
     ) -> Result<Arc<Client>, ProtocolError> {
-        let presented = presented(headers, params, grant)?;
+        let presented = presented(headers, params, credentials_required)?;
         let (id, method, secret) = match &presented {
             Presented::Basic { id, secret } => (
                 id.as_ref(),

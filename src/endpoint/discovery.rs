@@ -29,15 +29,23 @@ pub(crate) fn document(
     put("issuer", json!(base));
     put("authorization_endpoint", json!(url(&paths.authorization)));
     put("token_endpoint", json!(url(&paths.token)));
+    put("revocation_endpoint", json!(url(&paths.revocation)));
+    put("introspection_endpoint", json!(url(&paths.introspection)));
     put("response_types_supported", json!(["code"]));
     put("response_modes_supported", json!(["query", "fragment"]));
     put(
         "grant_types_supported",
-        json!(["authorization_code", "refresh_token"]),
+        json!(["authorization_code", "refresh_token", "client_credentials"]),
     );
+    let auth_methods = json!(["client_secret_basic", "client_secret_post", "none"]);
     put(
         "token_endpoint_auth_methods_supported",
-        json!(["client_secret_basic", "client_secret_post", "none"]),
+        auth_methods.clone(),
+    );
+    put("revocation_endpoint_auth_methods_supported", auth_methods);
+    put(
+        "introspection_endpoint_auth_methods_supported",
+        json!(["client_secret_basic", "client_secret_post"]),
     );
     let mut pkce = vec!["S256"];
     if policy.allow_plain_pkce {

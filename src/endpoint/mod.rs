@@ -3,5 +3,7 @@
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
 pub(crate) mod discovery;
+pub(crate) mod introspection;
+pub(crate) mod revocation;
 pub(crate) mod token;
 pub(crate) mod userinfo;

@@ -49,17 +49,8 @@ impl AuthorizationServer {
     /// `WWW-Authenticate: Basic` challenge.
     pub async fn token<B: AsRef<[u8]>>(&self, request: http::Request<B>) -> HttpResponse {
         let (parts, body) = request.into_parts();
-        let body = body.as_ref();
-        if parts.method != Method::POST {
-            return response::method_not_allowed("POST");
-        }
-        if body.len() > self.inner.limits.max_body_bytes {
-            return response::too_large();
-        }
-        match self.token_inner(&parts, body).await {
-            Ok(r) => r,
-            Err(e) => response::json_error(&e, &self.inner.basic_challenge),
-        }
+        self.form_endpoint(&parts, body.as_ref(), |s, p, b| s.token_inner(p, b))
+            .await
     }
 
     async fn token_inner(
@@ -67,21 +58,7 @@ impl AuthorizationServer {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
-        check_content_length(&parts.headers, body.len())?;
-        if !is_form(&parts.headers) {
-            return Err(ProtocolError::new(
-                ErrorCode::InvalidRequest,
-                "the body must be application/x-www-form-urlencoded",
-            ));
-        }
-        // Parameters come from the body only; anything in the URI is ignored (RFC 6749 §2.3.1).
-        let params = Params::parse(body, self.inner.limits.parse())?;
-        if let Some(name) = params.first_duplicate(SINGLE_VALUED) {
-            return Err(ProtocolError::with_description(
-                ErrorCode::InvalidRequest,
-                format!("{name} is repeated"),
-            ));
-        }
+        let params = self.read_form(parts, body, SINGLE_VALUED)?;
         let grant = match params.get("grant_type").ok().flatten() {
             None => {
                 return Err(ProtocolError::new(
@@ -100,7 +77,11 @@ impl AuthorizationServer {
             },
         };
         let client = self
-            .authenticate_client(&parts.headers, &params, grant)
+            .authenticate_client(
+                &parts.headers,
+                &params,
+                grant == GrantType::ClientCredentials,
+            )
             .await?;
         if !client.allows_grant(grant) {
             return Err(ProtocolError::new(
@@ -112,12 +93,7 @@ impl AuthorizationServer {
         let issued = match grant {
             GrantType::AuthorizationCode => self.exchange_code(&client, &params, now).await?,
             GrantType::RefreshToken => self.refresh(&client, &params, now).await?,
-            _ => {
-                return Err(ProtocolError::new(
-                    ErrorCode::UnsupportedGrantType,
-                    "unsupported grant_type",
-                ))
-            }
+            GrantType::ClientCredentials => self.client_credentials(&client, &params, now).await?,
         };
         tracing::info!(target: TARGET, client_id = client.id(), grant_type = grant.as_str(), "tokens issued");
         let body = serde_json::to_vec(&issued).map_err(|_| ProtocolError::server_error())?;
@@ -128,8 +104,59 @@ impl AuthorizationServer {
     pub(crate) fn supports_grant(&self, grant: GrantType) -> bool {
         matches!(
             grant,
-            GrantType::AuthorizationCode | GrantType::RefreshToken
+            GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials
         )
+    }
+
+    /// The request checks every client-authenticated form endpoint (token, revocation,
+    /// introspection) shares: a body that matches its `Content-Length`, form-urlencoded,
+    /// parameters from the body only (RFC 6749 §2.3.1: never the URI), none of
+    /// `single_valued` repeated (RFC 6749 §3.2).
+    pub(crate) fn read_form<'b>(
+        &self,
+        parts: &http::request::Parts,
+        body: &'b [u8],
+        single_valued: &[&'static str],
+    ) -> Result<Params<'b>, ProtocolError> {
+        check_content_length(&parts.headers, body.len())?;
+        if !is_form(&parts.headers) {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let params = Params::parse(body, self.inner.limits.parse())?;
+        if let Some(name) = params.first_duplicate(single_valued) {
+            return Err(ProtocolError::with_description(
+                ErrorCode::InvalidRequest,
+                format!("{name} is repeated"),
+            ));
+        }
+        Ok(params)
+    }
+
+    /// The response of a client-authenticated form endpoint: `POST` only, a bounded body,
+    /// and errors as JSON (RFC 6749 §5.2) with the Basic challenge on 401.
+    pub(crate) async fn form_endpoint<'a, F, Fut>(
+        &'a self,
+        parts: &'a http::request::Parts,
+        body: &'a [u8],
+        handler: F,
+    ) -> HttpResponse
+    where
+        F: FnOnce(&'a Self, &'a http::request::Parts, &'a [u8]) -> Fut,
+        Fut: std::future::Future<Output = Result<HttpResponse, ProtocolError>> + 'a,
+    {
+        if parts.method != Method::POST {
+            return response::method_not_allowed("POST");
+        }
+        if body.len() > self.inner.limits.max_body_bytes {
+            return response::too_large();
+        }
+        match handler(self, parts, body).await {
+            Ok(r) => r,
+            Err(e) => response::json_error(&e, &self.inner.basic_challenge),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! module holds what they share: minting access and refresh tokens.
 
 pub(crate) mod authorization_code;
+pub(crate) mod client_credentials;
 pub(crate) mod refresh_token;
 
 use crate::error::{ProtocolError, StoreError};

@@ -213,6 +213,11 @@ impl GrantStore for MemoryGrantStore {
         Ok(Some(record))
     }
 
+    async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError> {
+        self.shard(token.as_bytes()).access_tokens.remove(token);
+        Ok(())
+    }
+
     async fn revoke_grant(&self, grant: &GrantId, until: u64) -> Result<(), StoreError> {
         let mut shard = self.shard(grant.as_bytes());
         let entry = shard.revoked.entry(*grant).or_insert(until);

@@ -79,8 +79,6 @@ struct Header<'a> {
 /// `kid` and `typ` (`"JWT"` when `typ` is `None`; `"at+jwt"` for RFC 9068 access tokens).
 ///
 /// The key was parsed when loaded, so this costs one serialization and one signature.
-// Not called yet outside tests: ID tokens and JWT access tokens are wired on top of it.
-#[allow(dead_code)]
 pub(crate) fn sign<C: serde::Serialize>(
     keys: &KeySet,
     alg: Option<SigningAlgorithm>,
@@ -131,8 +129,6 @@ struct HeaderView {
 ///
 /// Only the signature and the header are checked: `exp`, `nbf`, `iat`, `iss` and `aud` are the
 /// caller's to check, with its injected clock.
-// Not called yet outside tests: userinfo and introspection of JWT access tokens will.
-#[allow(dead_code)]
 pub(crate) fn verify<C: serde::de::DeserializeOwned>(
     keys: &KeySet,
     token: &str,
@@ -163,6 +159,7 @@ pub(crate) fn verify<C: serde::de::DeserializeOwned>(
             _ => return Err(JwtError::UnexpectedType),
         }
     }
+    ensure_crypto_provider();
     jsonwebtoken::decode::<C>(token, key.decoding_key(), key.validation())
         .map(|data| data.claims)
         .map_err(|error| match error.kind() {
@@ -170,6 +167,25 @@ pub(crate) fn verify<C: serde::de::DeserializeOwned>(
             jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => JwtError::AlgorithmMismatch,
             _ => JwtError::Malformed,
         })
+}
+
+/// Installs jsonwebtoken's aws-lc-rs provider as the process default, once, unless the host
+/// has installed one already.
+///
+/// jsonwebtoken picks its crypto backend from its cargo features when nothing is installed, and
+/// panics at the first verification if it finds none or two. grantor enables `aws_lc_rs`; a
+/// host that also depends on jsonwebtoken with `rust_crypto` would, through feature
+/// unification, enable both. Installing the provider explicitly, before the first
+/// verification, makes grantor work in that build too. A host that installs its own provider
+/// at startup keeps it (installation is first come, first served, and this runs lazily).
+fn ensure_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Err means a provider is installed already: the host's choice stands.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
+    });
 }
 
 /// `typ` comparison per RFC 7515 §4.1.9: case-insensitive, and a value without `/` stands for
@@ -257,6 +273,18 @@ mod tests {
             assert_eq!(data.claims, claims(), "{alg}");
             assert_eq!(data.header.kid.as_deref(), Some(&*format!("{alg}-key")));
         }
+    }
+
+    #[test]
+    fn verification_installs_the_aws_lc_provider_once() {
+        let keys = KeySet::new(key(SigningAlgorithm::EdDSA, "k"));
+        let token = sign(&keys, None, None, &claims()).unwrap();
+        assert!(verify::<Claims>(&keys, &token, None).is_ok());
+        // Installed (by this or another test's verification): a second install is refused.
+        assert!(jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
+        )
+        .is_err());
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub fn clients() -> MemoryClientStore {
             .grant_types([GrantType::ClientCredentials])
             .scopes("read"),
         conf("rs-client", "rs-s3cr3t")
+            .introspect_any_token(true)
             .grant_types([GrantType::ClientCredentials])
             .scopes("read"),
         Client::builder("untrusted-client")
