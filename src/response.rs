@@ -118,6 +118,53 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
     r
 }
 
+/// The one inline script grantor serves: submitting the form_post form.
+const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
+
+/// The CSP of the form_post page: like every page's, plus the hash of its one script.
+fn form_post_csp() -> &'static HeaderValue {
+    static CSP: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(FORM_POST_SCRIPT.as_bytes()));
+        HeaderValue::from_str(&format!(
+            "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; form-action http: https:; frame-ancestors 'none'; base-uri 'none'"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"))
+    })
+}
+
+/// The form_post response (OAuth 2.0 Form Post Response Mode §2): a page whose form POSTs
+/// `params` to `action`, submitted by a script, or by the user's click without JavaScript.
+pub(crate) fn form_post(action: &str, params: &[(&str, &str)]) -> HttpResponse {
+    let inputs: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(k),
+                escape_html(v)
+            )
+        })
+        .collect();
+    let mut r = html(
+        StatusCode::OK,
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title></head>\
+             <body style=\"font-family:system-ui,sans-serif;margin:4rem auto;max-width:30rem\">\
+             <form method=\"post\" action=\"{}\">{inputs}\
+             <noscript><p>Continue to the application.</p><button type=\"submit\">Continue</button></noscript>\
+             </form><script>{FORM_POST_SCRIPT}</script></body></html>",
+            escape_html(action)
+        ),
+    );
+    r.headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, form_post_csp().clone());
+    r
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -259,6 +259,9 @@ pub enum ResponseMode {
     Query,
     /// Parameters in the redirect URI's fragment.
     Fragment,
+    /// Parameters POSTed to the redirect URI by an auto-submitting HTML form (OAuth 2.0 Form
+    /// Post Response Mode).
+    FormPost,
 }
 
 /// The OIDC `prompt` parameter (OIDC Core §3.1.2.1).

@@ -356,3 +356,42 @@ async fn sec_86_active_token_members() {
         serde_json::json!({"active": false})
     );
 }
+
+/// SEC-24 (form_post part): an auto-submitting page POSTs the response to the redirect URI,
+/// with escaped hidden inputs and no-store (OAuth 2.0 Form Post Response Mode §2), for
+/// successes and errors alike.
+#[tokio::test]
+async fn sec_24_form_post_response_mode() {
+    let h = harness();
+    let r = h
+        .authorize(&authz(&[
+            ("response_mode", Some("form_post")),
+            ("state", Some("x\"><script>")),
+        ]))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get(header::LOCATION).is_none());
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'sha256-"));
+    let page = String::from_utf8_lossy(r.body()).to_string();
+    assert!(page.contains(&format!("<form method=\"post\" action=\"{CB}\">")));
+    assert!(page.contains("name=\"code\" value=\""));
+    assert!(page.contains("name=\"state\" value=\"x&quot;&gt;&lt;script&gt;\""));
+    assert!(page.contains(&format!("name=\"iss\" value=\"{ISS}\"")));
+    assert!(page.contains("<noscript>"), "must work without JavaScript");
+
+    let r = h
+        .authorize(&authz(&[
+            ("response_mode", Some("form_post")),
+            ("scope", Some("openid admin")),
+        ]))
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = String::from_utf8_lossy(r.body()).to_string();
+    assert!(page.contains("name=\"error\" value=\"invalid_scope\""));
+    assert!(!page.contains("name=\"code\""));
+}

@@ -145,6 +145,7 @@ impl AuthorizationServer {
         let mode = match params.get("response_mode") {
             Ok(None) | Ok(Some("query")) => ResponseMode::Query,
             Ok(Some("fragment")) => ResponseMode::Fragment,
+            Ok(Some("form_post")) => ResponseMode::FormPost,
             Ok(Some(_)) => return self.bad_page("unsupported response_mode"),
             Err(_) => return self.bad_page("response_mode is repeated"),
         };
@@ -533,11 +534,7 @@ impl AuthorizationServer {
         }
         params[n] = ("iss", &self.inner.issuer);
         n += 1;
-        response::redirect(&RedirectUri::with_params(
-            reply.redirect_uri,
-            reply.mode == ResponseMode::Fragment,
-            &params[..n],
-        ))
+        deliver(&reply, &params[..n])
     }
 
     /// The resume endpoint: where the browser comes back after login (`GET
@@ -712,11 +709,7 @@ impl AuthorizationServer {
         }
         params[n] = ("iss", &self.inner.issuer);
         n += 1;
-        response::redirect(&RedirectUri::with_params(
-            reply.redirect_uri,
-            reply.mode == ResponseMode::Fragment,
-            &params[..n],
-        ))
+        deliver(reply, &params[..n])
     }
 
     fn host_failure(&self, reply: &ReplyTo<'_>, e: &crate::error::StoreError) -> HttpResponse {
@@ -746,6 +739,22 @@ impl AuthorizationServer {
         self.bad_page(
             "this sign-in has expired or was already completed; start again from the application",
         )
+    }
+}
+
+/// Sends the authorization response to the client: a 303 with the parameters in the query
+/// or fragment, or for `form_post` a page that POSTs them (OAuth 2.0 Form Post Response
+/// Mode §2).
+fn deliver(reply: &ReplyTo<'_>, params: &[(&str, &str)]) -> HttpResponse {
+    match reply.mode {
+        ResponseMode::Query | ResponseMode::Fragment => {
+            response::redirect(&RedirectUri::with_params(
+                reply.redirect_uri,
+                reply.mode == ResponseMode::Fragment,
+                params,
+            ))
+        }
+        ResponseMode::FormPost => response::form_post(reply.redirect_uri, params),
     }
 }
 

@@ -13,8 +13,11 @@ use crate::scope::ScopeSet;
 use crate::server::{AccessTokenFormat, AuthorizationServer, EndpointPaths, Policy};
 use crate::token::KeySet;
 
-/// The metadata document, serialized.
+/// The metadata document, serialized. `issuer` is the issuer identifier exactly as configured
+/// (RFC 8414 §3.3, OIDC Discovery §4.3: identical to the `iss` of tokens and responses);
+/// `base` is it without a terminating `/`, for the endpoint URLs.
 pub(crate) fn document(
+    issuer: &str,
     base: &str,
     paths: &EndpointPaths,
     policy: &Policy,
@@ -26,13 +29,16 @@ pub(crate) fn document(
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_owned(), v);
     };
-    put("issuer", json!(base));
+    put("issuer", json!(issuer));
     put("authorization_endpoint", json!(url(&paths.authorization)));
     put("token_endpoint", json!(url(&paths.token)));
     put("revocation_endpoint", json!(url(&paths.revocation)));
     put("introspection_endpoint", json!(url(&paths.introspection)));
     put("response_types_supported", json!(["code"]));
-    put("response_modes_supported", json!(["query", "fragment"]));
+    put(
+        "response_modes_supported",
+        json!(["query", "fragment", "form_post"]),
+    );
     put(
         "grant_types_supported",
         json!(["authorization_code", "refresh_token", "client_credentials"]),
@@ -91,10 +97,12 @@ pub(crate) fn document(
         ];
         claims.extend(crate::claims::all_standard_claims());
         put("claims_supported", json!(claims));
-        if policy.access_tokens == AccessTokenFormat::Jwt {
+        // What mint_jwt_access_token signs with.
+        let jwt_alg = keys.and_then(crate::token::id_token::default_algorithm);
+        if let (AccessTokenFormat::Jwt, Some(alg)) = (policy.access_tokens, jwt_alg) {
             put(
                 "access_token_signing_alg_values_supported",
-                json!(["RS256"]),
+                json!([alg.as_str()]),
             );
         }
     } else {
