@@ -1,6 +1,7 @@
 //! Registered clients (RFC 6749 §2) and their registration rules.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::ConfigError;
 use crate::redirect::RedirectUri;
@@ -18,6 +19,9 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// A public client: no authentication, `client_id` in the body.
     None,
+    /// A JWT assertion signed with a key from the client's registered JWK set (RFC 7523,
+    /// OIDC Core §9).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -27,6 +31,7 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
             ClientAuthMethod::None => "none",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -36,6 +41,7 @@ impl ClientAuthMethod {
             "client_secret_basic" => Some(ClientAuthMethod::ClientSecretBasic),
             "client_secret_post" => Some(ClientAuthMethod::ClientSecretPost),
             "none" => Some(ClientAuthMethod::None),
+            "private_key_jwt" => Some(ClientAuthMethod::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -115,6 +121,7 @@ pub struct Client {
     require_pkce: bool,
     id_token_alg: Option<SigningAlgorithm>,
     introspect_any: bool,
+    keys: Option<Arc<ClientKeys>>,
 }
 
 impl Client {
@@ -131,6 +138,7 @@ impl Client {
             require_pkce: true,
             id_token_alg: None,
             introspect_any: false,
+            jwks: None,
         }
     }
 
@@ -158,7 +166,12 @@ impl Client {
 
     /// Whether the client has a secret (RFC 6749 §2.1).
     pub fn is_confidential(&self) -> bool {
-        self.secret.is_some()
+        self.secret.is_some() || self.keys.is_some()
+    }
+
+    /// The public keys a `private_key_jwt` client signs its assertions with.
+    pub(crate) fn keys(&self) -> Option<&ClientKeys> {
+        self.keys.as_deref()
     }
 
     /// The registered authentication method.
@@ -204,6 +217,7 @@ impl fmt::Debug for Client {
             .field("redirect_uris", &self.redirect_uris)
             .field("scopes", &self.scopes)
             .field("require_pkce", &self.require_pkce)
+            .field("jwks", &self.keys.as_ref().map(|k| k.0.len()))
             .finish_non_exhaustive()
     }
 }
@@ -221,9 +235,18 @@ pub struct ClientBuilder {
     require_pkce: bool,
     id_token_alg: Option<SigningAlgorithm>,
     introspect_any: bool,
+    jwks: Option<serde_json::Value>,
 }
 
 impl ClientBuilder {
+    /// Registers the client's public JWK set (`{"keys":[...]}`) for `private_key_jwt`
+    /// authentication (RFC 7523). RSA, P-256 and Ed25519 keys are accepted; private members
+    /// are refused.
+    pub fn jwks(mut self, jwks: serde_json::Value) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
     /// Lets this confidential client (a resource server) introspect tokens issued to any
     /// client (RFC 7662 §2.1, §4). Default `false`: only its own tokens.
     pub fn introspect_any_token(mut self, allow: bool) -> Self {
@@ -298,7 +321,27 @@ impl ClientBuilder {
         if self.id.is_empty() || self.id.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
             return Err(invalid("client_id must be non-empty printable ASCII"));
         }
+        let keys = match &self.jwks {
+            Some(jwks) => Some(Arc::new(ClientKeys::parse(jwks).map_err(|reason| {
+                ConfigError::InvalidClient {
+                    client_id: self.id.clone(),
+                    reason,
+                }
+            })?)),
+            None => None,
+        };
         let auth_method = match (self.auth_method, self.secret.is_some()) {
+            (Some(ClientAuthMethod::PrivateKeyJwt), false) if keys.is_some() => {
+                ClientAuthMethod::PrivateKeyJwt
+            }
+            (Some(ClientAuthMethod::PrivateKeyJwt), _) => {
+                return Err(invalid(
+                    "private_key_jwt needs a JWK set and no client secret",
+                ))
+            }
+            (_, _) if keys.is_some() => {
+                return Err(invalid("a JWK set is only for auth method private_key_jwt"))
+            }
             (None, true) => ClientAuthMethod::ClientSecretBasic,
             (None, false) => ClientAuthMethod::None,
             (Some(ClientAuthMethod::None), true) => {
@@ -311,7 +354,7 @@ impl ClientBuilder {
             }
             (Some(m), _) => m,
         };
-        let confidential = self.secret.is_some();
+        let confidential = self.secret.is_some() || keys.is_some();
         if !confidential && !self.require_pkce {
             return Err(invalid("a public client cannot opt out of PKCE"));
         }
@@ -351,7 +394,59 @@ impl ClientBuilder {
             require_pkce: self.require_pkce,
             id_token_alg: self.id_token_alg,
             introspect_any: self.introspect_any && confidential,
+            keys,
         })
+    }
+}
+
+/// A client's registered public keys, parsed once at registration.
+#[derive(Clone)]
+pub(crate) struct ClientKeys(pub(crate) Vec<ClientKey>);
+
+#[derive(Clone)]
+pub(crate) struct ClientKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithms: &'static [jsonwebtoken::Algorithm],
+    pub(crate) key: jsonwebtoken::DecodingKey,
+}
+
+impl ClientKeys {
+    fn parse(jwks: &serde_json::Value) -> Result<Self, &'static str> {
+        use jsonwebtoken::Algorithm as A;
+        let keys = jwks
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .ok_or("jwks must be an object with a keys array")?;
+        let mut out = Vec::new();
+        for jwk in keys {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                if jwk.get(private).is_some() {
+                    return Err("jwks must hold public keys only");
+                }
+            }
+            let algorithms: &'static [A] = match (
+                jwk.get("kty").and_then(|v| v.as_str()),
+                jwk.get("crv").and_then(|v| v.as_str()),
+            ) {
+                (Some("RSA"), _) => &[A::RS256, A::PS256],
+                (Some("EC"), Some("P-256")) => &[A::ES256],
+                (Some("OKP"), Some("Ed25519")) => &[A::EdDSA],
+                _ => return Err("jwks holds a key of an unsupported type"),
+            };
+            let parsed: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(jwk.clone()).map_err(|_| "jwks holds a malformed key")?;
+            let key = jsonwebtoken::DecodingKey::from_jwk(&parsed)
+                .map_err(|_| "jwks holds a malformed key")?;
+            out.push(ClientKey {
+                kid: jwk.get("kid").and_then(|v| v.as_str()).map(str::to_owned),
+                algorithms,
+                key,
+            });
+        }
+        if out.is_empty() {
+            return Err("jwks holds no keys");
+        }
+        Ok(ClientKeys(out))
     }
 }
 

@@ -178,6 +178,7 @@ pub(crate) struct Inner {
     pub(crate) issuer: Arc<str>,
     pub(crate) issuer_origin: Box<str>,
     pub(crate) resume_endpoint: Arc<str>,
+    pub(crate) token_endpoint: Box<str>,
     pub(crate) basic_challenge: http::HeaderValue,
     pub(crate) clients: Arc<dyn ClientStore>,
     pub(crate) grants: Arc<dyn GrantStore>,
@@ -443,7 +444,9 @@ impl AuthorizationServerBuilder {
                 issuer: issuer.clone(),
                 reason: "not a valid header value",
             })?;
+        let token_endpoint: Box<str> = format!("{base}{}", self.paths.token).into();
         let discovery = crate::endpoint::discovery::document(
+            &issuer,
             base,
             &self.paths,
             &self.policy,
@@ -455,6 +458,7 @@ impl AuthorizationServerBuilder {
                 issuer: issuer.into(),
                 issuer_origin: issuer_origin.into(),
                 resume_endpoint,
+                token_endpoint,
                 basic_challenge,
                 clients,
                 grants,

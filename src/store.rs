@@ -333,6 +333,11 @@ pub trait GrantStore: Send + Sync + 'static {
         now: u64,
     ) -> Result<Option<AccessTokenRecord>, StoreError>;
 
+    /// Records a client assertion's `jti` (keyed by a digest of client id and jti) until
+    /// `until`; `Ok(false)` when it was already recorded: a replay (RFC 7523 §3). Atomic,
+    /// like `redeem_code`.
+    async fn consume_assertion_id(&self, id: TokenDigest, until: u64) -> Result<bool, StoreError>;
+
     /// Revokes one opaque access token (RFC 7009). Unknown tokens are ignored.
     async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError>;
 
@@ -411,6 +416,9 @@ impl<T: GrantStore + ?Sized> GrantStore for Arc<T> {
         now: u64,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         (**self).access_token(token, now).await
+    }
+    async fn consume_assertion_id(&self, id: TokenDigest, until: u64) -> Result<bool, StoreError> {
+        (**self).consume_assertion_id(id, until).await
     }
     async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError> {
         (**self).revoke_access_token(token).await

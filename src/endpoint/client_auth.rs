@@ -32,6 +32,22 @@ enum Presented<'a> {
     Public {
         id: &'a str,
     },
+    Assertion {
+        id: String,
+        assertion: &'a str,
+    },
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The `sub` of an assertion, read without verifying it (only to find the client, whose keys
+/// then verify it).
+fn assertion_subject(assertion: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("sub")?.as_str().map(str::to_owned)
 }
 
 fn failed() -> ProtocolError {
@@ -107,10 +123,22 @@ fn presented<'a>(
         });
     }
     if assertion {
-        return Err(ProtocolError::new(
-            ErrorCode::InvalidClient,
-            "client assertions are not supported",
-        ));
+        if body_secret.is_some() {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "more than one client authentication method (RFC 6749 section 2.3)",
+            ));
+        }
+        let assertion_type = params.get("client_assertion_type").map_err(dup)?;
+        let assertion = params.get("client_assertion").map_err(dup)?;
+        let (Some(JWT_BEARER), Some(assertion)) = (assertion_type, assertion) else {
+            return Err(failed());
+        };
+        let id = assertion_subject(assertion).ok_or_else(failed)?;
+        if body_id.is_some_and(|b| b != id) {
+            return Err(failed());
+        }
+        return Ok(Presented::Assertion { id, assertion });
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(Presented::Post {
@@ -132,7 +160,98 @@ fn presented<'a>(
     }
 }
 
+/// The claims of a client assertion (RFC 7523 §3).
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    aud: OneOrMany,
+    exp: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
+    jti: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn contains(&self, v: &str) -> bool {
+        match self {
+            OneOrMany::One(s) => s == v,
+            OneOrMany::Many(all) => all.iter().any(|s| s == v),
+        }
+    }
+}
+
+/// The longest an assertion may still be valid for: it bounds how long its `jti` is kept.
+const MAX_ASSERTION_LIFETIME: u64 = 3600;
+
 impl AuthorizationServer {
+    /// Verifies a `private_key_jwt` assertion (RFC 7523 §3, OIDC Core §9): signed by one of
+    /// the client's registered keys, `iss` and `sub` the client, `aud` the issuer or the token
+    /// endpoint, not expired, and its `jti` never seen before. `Ok(false)` for any failure.
+    async fn verify_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+    ) -> Result<bool, ProtocolError> {
+        let Some(keys) = client.keys() else {
+            return Ok(false);
+        };
+        crate::token::jwt::ensure_crypto_provider();
+        let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+            return Ok(false);
+        };
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = keys
+            .0
+            .iter()
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .filter(|k| header.kid.is_none() || k.kid == header.kid)
+            .find_map(|k| {
+                jsonwebtoken::decode::<AssertionClaims>(assertion, &k.key, &validation).ok()
+            })
+            .map(|data| data.claims);
+        let Some(claims) = claims else {
+            tracing::info!(target: TARGET, client_id = client.id(), "client assertion signature invalid");
+            return Ok(false);
+        };
+        let now = self.inner.clock.now();
+        let audience_ok = claims.aud.contains(&self.inner.issuer)
+            || claims.aud.contains(&self.inner.token_endpoint);
+        if claims.iss != client.id()
+            || claims.sub != client.id()
+            || !audience_ok
+            || claims.exp < now
+            || claims.exp > now + MAX_ASSERTION_LIFETIME
+            || claims.nbf.is_some_and(|nbf| nbf > now + 5)
+            || claims.jti.is_empty()
+        {
+            tracing::info!(target: TARGET, client_id = client.id(), "client assertion claims invalid");
+            return Ok(false);
+        }
+        let id = TokenDigest::of(&format!("{}\0{}", client.id(), claims.jti));
+        let first_use = self
+            .inner
+            .grants
+            .consume_assertion_id(id, claims.exp)
+            .await
+            .map_err(crate::grant::store_failure("recording a client assertion"))?;
+        if !first_use {
+            tracing::warn!(target: TARGET, client_id = client.id(), "client assertion replayed");
+        }
+        Ok(first_use)
+    }
+
     /// Authenticates the client of a token, revocation or introspection request. With
     /// `credentials_required`, a request that identifies no client at all is
     /// `invalid_client`; otherwise it is `invalid_request` (a public client must still send
@@ -154,6 +273,7 @@ impl AuthorizationServer {
                 (*id, ClientAuthMethod::ClientSecretPost, Some(secret))
             }
             Presented::Public { id } => (*id, ClientAuthMethod::None, None),
+            Presented::Assertion { id, .. } => (id.as_str(), ClientAuthMethod::PrivateKeyJwt, None),
         };
         let client = match self.inner.clients.client(id).await {
             Ok(c) => c,
@@ -171,9 +291,12 @@ impl AuthorizationServer {
             return Err(failed());
         };
         let ok = client.auth_method() == method
-            && match secret {
-                Some(s) => client.verify_secret(s),
-                None => !client.is_confidential(),
+            && match (&presented, secret) {
+                (Presented::Assertion { assertion, .. }, _) => {
+                    self.verify_assertion(&client, assertion).await?
+                }
+                (_, Some(s)) => client.verify_secret(s),
+                (_, None) => !client.is_confidential(),
             };
         if !ok {
             tracing::info!(

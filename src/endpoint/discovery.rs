@@ -43,7 +43,12 @@ pub(crate) fn document(
         "grant_types_supported",
         json!(["authorization_code", "refresh_token", "client_credentials"]),
     );
-    let auth_methods = json!(["client_secret_basic", "client_secret_post", "none"]);
+    let auth_methods = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none"
+    ]);
     put(
         "token_endpoint_auth_methods_supported",
         auth_methods.clone(),
@@ -51,7 +56,15 @@ pub(crate) fn document(
     put("revocation_endpoint_auth_methods_supported", auth_methods);
     put(
         "introspection_endpoint_auth_methods_supported",
-        json!(["client_secret_basic", "client_secret_post"]),
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ]),
+    );
+    put(
+        "token_endpoint_auth_signing_alg_values_supported",
+        json!(["RS256", "PS256", "ES256", "EdDSA"]),
     );
     let mut pkce = vec!["S256"];
     if policy.allow_plain_pkce {

@@ -63,6 +63,7 @@ struct Shard {
     codes: Map<TokenDigest, CodeEntry>,
     access_tokens: Map<TokenDigest, AccessTokenRecord>,
     revoked: Map<GrantId, u64>,
+    assertion_ids: Map<TokenDigest, u64>,
     interactions: Map<TokenDigest, PendingAuthorization>,
     next_sweep: u64,
 }
@@ -77,6 +78,7 @@ impl Shard {
         self.access_tokens.retain(|_, r| r.expires_at >= now);
         self.refresh_tokens.retain(|_, e| e.keep_until() >= now);
         self.revoked.retain(|_, until| *until >= now);
+        self.assertion_ids.retain(|_, until| *until >= now);
         self.interactions.retain(|_, p| p.expires_at >= now);
     }
 }
@@ -211,6 +213,11 @@ impl GrantStore for MemoryGrantStore {
             return Ok(None);
         }
         Ok(Some(record))
+    }
+
+    async fn consume_assertion_id(&self, id: TokenDigest, until: u64) -> Result<bool, StoreError> {
+        let mut shard = self.shard(id.as_bytes());
+        Ok(shard.assertion_ids.insert(id, until).is_none())
     }
 
     async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError> {

@@ -178,7 +178,7 @@ pub(crate) fn verify<C: serde::de::DeserializeOwned>(
 /// unification, enable both. Installing the provider explicitly, before the first
 /// verification, makes grantor work in that build too. A host that installs its own provider
 /// at startup keeps it (installation is first come, first served, and this runs lazily).
-fn ensure_crypto_provider() {
+pub(crate) fn ensure_crypto_provider() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         // Err means a provider is installed already: the host's choice stands.
