@@ -62,7 +62,8 @@ impl AuthorizationServer {
     pub async fn authorize<B: AsRef<[u8]>>(&self, request: http::Request<B>) -> HttpResponse {
         let (parts, body) = request.into_parts();
         let now = self.inner.clock.now();
-        let input: &[u8] = if parts.method == Method::GET || parts.method == Method::HEAD {
+        // HEAD is refused like any other method: it must not issue a code.
+        let input: &[u8] = if parts.method == Method::GET {
             let query = parts.uri.query().unwrap_or("");
             if query.len() > self.inner.limits.max_query_bytes {
                 return self.page(
@@ -722,6 +723,19 @@ impl AuthorizationServer {
             Some(render) => {
                 let mut r = render(err);
                 *r.status_mut() = status;
+                // The host's page still may not be framed or leak the referrer (RFC 9700
+                // §4.16, §4.2.4).
+                let h = r.headers_mut();
+                for (name, value) in [
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ] {
+                    if !h.contains_key(&name) {
+                        h.insert(name, http::HeaderValue::from_static(value));
+                    }
+                }
                 r
             }
             None => response::error_page(status, err),
