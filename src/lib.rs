@@ -60,6 +60,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub mod adapter;
 mod claims;
 mod client;
 mod clock;
