@@ -395,3 +395,37 @@ async fn sec_24_form_post_response_mode() {
     assert!(page.contains("name=\"error\" value=\"invalid_scope\""));
     assert!(!page.contains("name=\"code\""));
 }
+
+/// A revoked access token fails the resource-server verifier and introspects inactive
+/// (RFC 7009 §2.1, RFC 7662 §2.2, RFC 6750 §3.1).
+#[tokio::test]
+async fn revoked_access_token_fails_the_verifier() {
+    let h = always();
+    let (at, _) = tokens(&h).await;
+    assert!(h.server.verify_access_token(&at).await.is_ok());
+    let r = form(&h, "/revoke", &format!("token={}", enc(&at)), Some(B_CONF)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        h.server.verify_access_token(&at).await.unwrap_err(),
+        grantor::resource::BearerError::InvalidToken
+    );
+    let mut headers = grantor::http::HeaderMap::new();
+    headers.insert(
+        header::AUTHORIZATION,
+        format!("Bearer {at}").parse().unwrap(),
+    );
+    let e = h
+        .server
+        .authenticate_bearer(&headers, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 401);
+    assert_eq!(
+        e.challenge(ISS),
+        "Bearer realm=\"https://as.example\", error=\"invalid_token\""
+    );
+    assert_eq!(
+        introspect(&h, &at).await,
+        serde_json::json!({"active": false})
+    );
+}
