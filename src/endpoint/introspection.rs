@@ -17,15 +17,6 @@ use crate::secret::TokenDigest;
 use crate::server::AuthorizationServer;
 use crate::store::RefreshLookup;
 
-const SINGLE_VALUED: &[&str] = &[
-    "token",
-    "token_type_hint",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-];
-
 #[derive(Serialize)]
 struct Active<'a> {
     active: bool,
@@ -56,7 +47,7 @@ impl AuthorizationServer {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
-        let params = self.read_form(parts, body, SINGLE_VALUED)?;
+        let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
         let client = self
             .authenticate_client(&parts.headers, &params, true)
             .await?;

@@ -19,15 +19,6 @@ use crate::store::RefreshLookup;
 
 const TARGET: &str = "grantor::revocation";
 
-const SINGLE_VALUED: &[&str] = &[
-    "token",
-    "token_type_hint",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-];
-
 fn not_yours() -> ProtocolError {
     ProtocolError::new(
         ErrorCode::InvalidRequest,
@@ -48,7 +39,7 @@ impl AuthorizationServer {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
-        let params = self.read_form(parts, body, SINGLE_VALUED)?;
+        let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
         let client = self
             .authenticate_client(&parts.headers, &params, true)
             .await?;
