@@ -7,8 +7,6 @@
 mod common;
 use common::*;
 
-use std::sync::Arc;
-
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use grantor::http::{header, Request, StatusCode};
@@ -16,8 +14,8 @@ use grantor::memory::{MemoryConsent, MemoryGrantStore, MemorySessions};
 use grantor::resource::BearerError;
 use grantor::token::{KeyError, KeySet, SigningAlgorithm, SigningKey};
 use grantor::{
-    AccessTokenFormat, AuthorizationServer, Client, ClientSecret, ConfigError, EndUser, GrantType,
-    HttpResponse, ManualClock, Policy, RefreshTokenPolicy, ScopeSet,
+    AccessTokenFormat, AuthorizationServer, Client, ClientSecret, ConfigError, GrantType,
+    HttpResponse, Policy, RefreshTokenPolicy, ScopeSet,
 };
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256, Sha512};
@@ -166,46 +164,6 @@ fn sorted(list: &[&str]) -> Vec<String> {
 fn now(h: &Harness) -> u64 {
     use grantor::Clock as _;
     h.clock.now()
-}
-
-/// A harness like `harness_with`, but with its own issuer and key set (or none): for tests
-/// that change keys, since `keys()` is shared by every test in this binary.
-fn harness_custom(issuer: &str, keys: Option<KeySet>, policy: Policy) -> Harness {
-    let clock = Arc::new(ManualClock::new(T0));
-    let sessions = MemorySessions::new("https://as.example/login");
-    let consent = MemoryConsent::new();
-    let grants = MemoryGrantStore::new();
-    let clients = clients();
-    let mut b = AuthorizationServer::builder()
-        .issuer(issuer)
-        .clients(clients.clone())
-        .grants(grants.clone())
-        .authenticator(sessions.clone())
-        .consent(consent.clone())
-        .clock(clock.clone())
-        .claims(user_claims())
-        .scopes(["read", "write", "admin"])
-        .policy(policy);
-    if let Some(k) = keys {
-        b = b.signing_keys(k);
-    }
-    let server = b.build().expect("server");
-    let alice_session = sessions.sign_in(EndUser::new(ALICE, T0 - 10));
-    let alice_cookie = format!("{}={}", sessions.cookie_name(), alice_session.expose());
-    let everything = ScopeSet::parse("openid profile offline_access read write").unwrap();
-    for c in ["conf-client", "pub-client"] {
-        consent.grant(ALICE, c, &everything);
-    }
-    Harness {
-        server,
-        clock,
-        sessions,
-        consent,
-        grants,
-        clients,
-        alice_cookie,
-        alice_session,
-    }
 }
 
 fn jwt_policy() -> Policy {

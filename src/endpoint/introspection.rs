@@ -77,7 +77,13 @@ impl AuthorizationServer {
         let may_see = |owner: &str| client.may_introspect_any_token() || owner == client.id();
         let serialize =
             |a: &Active<'_>| serde_json::to_vec(a).map_err(|_| ProtocolError::server_error());
-        if let Ok(at) = self.verify_access_token(token).await {
+        let verified = match self.verify_access_token(token).await {
+            Err(crate::resource::BearerError::ServerError) => {
+                return Err(ProtocolError::server_error())
+            }
+            other => other.ok(),
+        };
+        if let Some(at) = verified {
             if !may_see(&at.client_id) {
                 return Ok(INACTIVE.to_vec());
             }

@@ -143,24 +143,31 @@ pub fn harness() -> Harness {
 }
 
 pub fn harness_with(policy: Policy) -> Harness {
+    harness_custom(ISS, Some(keys()), policy)
+}
+
+/// A harness with its own issuer and key set (or none): for tests that change keys, since
+/// `keys()` is shared by every test in a binary.
+pub fn harness_custom(issuer: &str, keys: Option<KeySet>, policy: Policy) -> Harness {
     let clock = Arc::new(ManualClock::new(T0));
     let sessions = MemorySessions::new("https://as.example/login");
     let consent = MemoryConsent::new();
     let grants = MemoryGrantStore::new();
     let clients = clients();
-    let server = AuthorizationServer::builder()
-        .issuer(ISS)
+    let mut builder = AuthorizationServer::builder()
+        .issuer(issuer)
         .clients(clients.clone())
         .grants(grants.clone())
         .authenticator(sessions.clone())
         .consent(consent.clone())
         .clock(clock.clone())
-        .signing_keys(keys())
         .claims(user_claims())
         .scopes(["read", "write", "admin"])
-        .policy(policy)
-        .build()
-        .expect("fixture server");
+        .policy(policy);
+    if let Some(keys) = keys {
+        builder = builder.signing_keys(keys);
+    }
+    let server = builder.build().expect("fixture server");
     let alice_session = sessions.sign_in(EndUser::new(ALICE, T0 - 10));
     let alice_cookie = format!("{}={}", sessions.cookie_name(), alice_session.expose());
     let everything = ScopeSet::parse("openid profile offline_access read write").unwrap();
