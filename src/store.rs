@@ -241,6 +241,11 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     /// When the request arrived (Unix seconds).
     pub requested_at: u64,
+    /// The `sub` of the request's `id_token_hint` (OIDC Core §3.1.2.1), once the hint was
+    /// verified as an ID token this server issued to this client. The session user must be
+    /// this subject, or the request ends with `login_required`; an authenticator may also use
+    /// it to pre-fill its login form.
+    pub id_token_hint_subject: Option<Box<str>>,
 }
 
 impl AuthorizationRequest {

@@ -1400,9 +1400,104 @@ async fn sec_71_prompt_values() {
 /// SEC-72: `id_token_hint` must be one the OP issued and for the session user (OIDC Core
 /// §3.1.2.1, §3.1.2.2).
 #[tokio::test]
-#[ignore = "id_token_hint is not checked at the authorization endpoint yet (only rejected when repeated)"]
 async fn sec_72_id_token_hint() {
-    panic!("write when ID tokens exist");
+    let harness = harness();
+    let h = &harness;
+    let id_token_of = |r: HttpResponse| async move {
+        let code = assert_code_redirect(&r, CB, Some("xyz"));
+        let j = assert_token_ok(&h.exch(&code).await);
+        j["id_token"].as_str().expect("no id_token").to_owned()
+    };
+    let alice_hint = id_token_of(h.authorize(&authz(&[])).await).await;
+    h.consent.grant(
+        "bob-sub",
+        "conf-client",
+        &ScopeSet::parse("openid read").unwrap(),
+    );
+    let bob = sign_in(&h, "bob-sub", T0);
+    let bob_hint = id_token_of(authorize_as(&h, &authz(&[]), Some(&bob)).await).await;
+
+    // The session user's own hint, even after it expired: a code, silently.
+    h.advance(7200);
+    let alice = sign_in(&h, ALICE, T0 + 7200);
+    let hinted = |hint: &str, prompt: Option<&'static str>| {
+        authz(&[("prompt", prompt), ("id_token_hint", Some(hint))])
+    };
+    let r = authorize_as(&h, &hinted(&alice_hint, Some("none")), Some(&alice)).await;
+    assert_code_redirect(&r, CB, Some("xyz"));
+
+    // A hint for bob while alice is signed in: login_required and no code, with or without
+    // prompt=none.
+    for prompt in [Some("none"), None] {
+        let r = authorize_as(&h, &hinted(&bob_hint, prompt), Some(&alice)).await;
+        assert_err_redirect(&r, CB, "login_required", Some("xyz"));
+    }
+
+    // A JWT signed by a foreign key under one of our kids, under an unknown kid, a tampered
+    // payload, an unsigned token, and garbage: invalid_request.
+    let foreign = {
+        use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let doc = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let key = jsonwebtoken::EncodingKey::from_ec_der(doc.to_pkcs8v1().unwrap().as_ref());
+        let claims = serde_json::json!({
+            "iss": ISS, "sub": ALICE, "aud": "conf-client", "iat": T0, "exp": T0 + 99_999
+        });
+        let sign = |kid: &str| {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some(kid.into());
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        };
+        [sign("es-1"), sign("unknown-kid")]
+    };
+    let tampered = {
+        let mut parts: Vec<String> = alice_hint.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["sub"] = "bob-sub".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        parts.join(".")
+    };
+    let unsigned = {
+        let parts: Vec<&str> = alice_hint.split('.').collect();
+        format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            parts[1]
+        )
+    };
+    for hint in [
+        &foreign[0],
+        &foreign[1],
+        &tampered,
+        &unsigned,
+        &"not-a-jwt".to_owned(),
+    ] {
+        for prompt in [Some("none"), None] {
+            let r = authorize_as(&h, &hinted(hint, prompt), Some(&alice)).await;
+            assert_err_redirect(&r, CB, "invalid_request", Some("xyz"));
+            let r = authorize_as(&h, &hinted(hint, prompt), None).await;
+            assert_err_redirect(&r, CB, "invalid_request", Some("xyz"));
+        }
+    }
+
+    // Our own ID token, issued to another client: not a hint for this one.
+    let r = authorize_as(
+        &h,
+        &authz(&[
+            ("client_id", Some("other-client")),
+            ("redirect_uri", Some("https://other.example.com/cb")),
+            ("scope", Some("openid")),
+            ("id_token_hint", Some(&alice_hint)),
+        ]),
+        Some(&alice),
+    )
+    .await;
+    assert_err_redirect(
+        &r,
+        "https://other.example.com/cb",
+        "invalid_request",
+        Some("xyz"),
+    );
 }
 
 // ---------------------------------------------------------------------------------------
