@@ -192,6 +192,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Option<KeySet>,
     pub(crate) claims: Arc<dyn ClaimsProvider>,
     pub(crate) discovery: bytes::Bytes,
+    pub(crate) paths: EndpointPaths,
 }
 
 /// An OAuth 2.0 / OpenID Connect authorization server.
@@ -232,6 +233,31 @@ impl AuthorizationServer {
     /// The limits in force (adapters use `max_body_bytes` when buffering bodies).
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The endpoint paths given to the builder (relative to the issuer), so that adapters
+    /// mount each endpoint exactly where the server's own URLs (discovery, the resume URL)
+    /// say it is.
+    ///
+    /// ```
+    /// # use grantor::memory::{MemoryClientStore, MemoryConsent, MemoryGrantStore, MemorySessions};
+    /// # use grantor::{AuthorizationServer, EndpointPaths};
+    /// let mut paths = EndpointPaths::default();
+    /// paths.token = "/oauth2/token".into();
+    /// let server = AuthorizationServer::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .paths(paths)
+    /// #   .clients(MemoryClientStore::new())
+    /// #   .grants(MemoryGrantStore::new())
+    /// #   .authenticator(MemorySessions::new("/login"))
+    /// #   .consent(MemoryConsent::new())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(server.paths().token, "/oauth2/token");
+    /// assert_eq!(server.paths().authorization, "/authorize");
+    /// ```
+    pub fn paths(&self) -> &EndpointPaths {
+        &self.inner.paths
     }
 }
 
@@ -474,6 +500,7 @@ impl AuthorizationServerBuilder {
                     .claims
                     .unwrap_or_else(|| Arc::new(crate::claims::NoClaims)),
                 discovery,
+                paths: self.paths,
             }),
         })
     }

@@ -793,3 +793,57 @@ fn bad_configs_are_refused_clearly() {
     // The shipped file is fine.
     assert!(axum_example::demo::Demo::from_json(CONFIG, issuer).is_ok());
 }
+
+/// A server built with its own endpoint paths and an issuer with a path: both adapters mount
+/// each endpoint where discovery says it is (the paths come from the server, given once).
+#[actix_web::test]
+async fn custom_paths_are_mounted_where_discovery_says() {
+    let issuer = "http://127.0.0.1:3000/tenant";
+    let server = || {
+        let mut paths = grantor::EndpointPaths::default();
+        paths.token = "/oauth2/v1/token".into();
+        paths.authorization = "/oauth2/v1/authorize".into();
+        grantor::AuthorizationServer::builder()
+            .issuer(issuer)
+            .danger_allow_http_issuer(true)
+            .paths(paths)
+            .clients(grantor::memory::MemoryClientStore::new())
+            .grants(grantor::memory::MemoryGrantStore::new())
+            .authenticator(grantor::memory::MemorySessions::new("/login"))
+            .consent(grantor::memory::MemoryConsent::new())
+            .build()
+            .unwrap()
+    };
+    let check = |discovery: Response, token: Response, old_token: Response| {
+        let d = json(&discovery);
+        assert_eq!(d["token_endpoint"], format!("{issuer}/oauth2/v1/token"));
+        assert_eq!(
+            d["authorization_endpoint"],
+            format!("{issuer}/oauth2/v1/authorize")
+        );
+        // The core answered (an empty POST is invalid_request), not the router's 404.
+        assert_eq!(token.status(), StatusCode::BAD_REQUEST);
+        let body: Value = serde_json::from_slice(token.body()).unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(old_token.status(), StatusCode::NOT_FOUND);
+    };
+    let requests = || {
+        (
+            get(&format!("{issuer}/.well-known/openid-configuration")),
+            form_post(&format!("{issuer}/oauth2/v1/token"), None, &[]),
+            form_post(&format!("{issuer}/token"), None, &[]),
+        )
+    };
+
+    let axum = AxumInProcess(grantor::adapter::axum::routes(server()));
+    let (d, t, o) = requests();
+    check(axum.send(d).await, axum.send(t).await, axum.send(o).await);
+
+    let app = actix_web::test::init_service(
+        actix_web::App::new().configure(grantor::adapter::actix::configure(server())),
+    )
+    .await;
+    let actix = ActixInProcess(app);
+    let (d, t, o) = requests();
+    check(actix.send(d).await, actix.send(t).await, actix.send(o).await);
+}

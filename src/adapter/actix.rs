@@ -29,15 +29,16 @@ use super::Mount;
 use crate::interaction::HttpResponse;
 use crate::server::AuthorizationServer;
 
-/// Every endpoint of `server` at the default paths, with the default body limit, as a
-/// function for [`App::configure`](actix_web::App::configure) (or `Scope::configure`).
+/// Every endpoint of `server` at its [paths](AuthorizationServer::paths), with the default
+/// body limit, as a function for [`App::configure`](actix_web::App::configure) (or
+/// `Scope::configure`).
 /// `HttpServer` builds the app once per worker: call this inside its factory, with a clone of
 /// the server.
 pub fn configure(server: AuthorizationServer) -> impl Fn(&mut web::ServiceConfig) + Clone {
     configure_mount(Mount::new(server))
 }
 
-/// Every endpoint as `mount` says (paths, body limit), for
+/// Every endpoint of the mounted server, with the mount's body limit, for
 /// [`App::configure`](actix_web::App::configure).
 pub fn configure_mount(mount: Mount) -> impl Fn(&mut web::ServiceConfig) + Clone {
     let mount = Arc::new(mount);

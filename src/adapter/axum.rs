@@ -23,8 +23,8 @@ use super::{Endpoint, Mount};
 use crate::interaction::HttpResponse;
 use crate::server::AuthorizationServer;
 
-/// Every endpoint of `server` at the default paths, with the default body limit, on a
-/// router that merges into any `Router<S>`.
+/// Every endpoint of `server` at its [paths](AuthorizationServer::paths), with the default
+/// body limit, on a router that merges into any `Router<S>`.
 pub fn routes<S>(server: AuthorizationServer) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -32,7 +32,7 @@ where
     router(Mount::new(server))
 }
 
-/// Every endpoint as `mount` says (paths, body limit).
+/// Every endpoint of the mounted server, with the mount's body limit.
 pub fn router<S>(mount: Mount) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,

@@ -14,26 +14,26 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 
 use crate::interaction::HttpResponse;
-use crate::server::{AuthorizationServer, EndpointPaths};
+use crate::server::AuthorizationServer;
 
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
 
-/// What an adapter mounts: the server, the paths of its endpoints and the body limit.
+/// What an adapter mounts: the server and the body limit.
 ///
-/// The paths must be the ones given to
-/// [`AuthorizationServerBuilder::paths`](crate::AuthorizationServerBuilder::paths) (the
-/// defaults unless you changed them): the server builds the URLs it hands out (discovery, the
-/// resume URL) from those. Each path is mounted below the issuer's path, so an issuer
+/// Each endpoint is mounted at the path the server was built with
+/// ([`AuthorizationServer::paths`], set by
+/// [`AuthorizationServerBuilder::paths`](crate::AuthorizationServerBuilder::paths)), so the
+/// routes always agree with the URLs the server hands out (discovery, the resume URL). Each
+/// path is mounted below the issuer's path, so an issuer
 /// `https://as.example/tenant` gets its token endpoint at `/tenant/token`; the discovery
 /// documents go to [`AuthorizationServer::openid_configuration_path`] and
 /// [`AuthorizationServer::authorization_server_metadata_path`].
 #[derive(Debug, Clone)]
 pub struct Mount {
     server: AuthorizationServer,
-    paths: EndpointPaths,
     body_limit: usize,
 }
 
@@ -42,17 +42,7 @@ impl Mount {
     /// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes).
     pub fn new(server: AuthorizationServer) -> Self {
         let body_limit = server.limits().max_body_bytes;
-        Mount {
-            server,
-            paths: EndpointPaths::default(),
-            body_limit,
-        }
-    }
-
-    /// The endpoint paths (the same value given to the server's builder).
-    pub fn paths(mut self, paths: EndpointPaths) -> Self {
-        self.paths = paths;
-        self
+        Mount { server, body_limit }
     }
 
     /// The largest request body the adapter buffers, in bytes; a larger one is answered `413`
@@ -78,7 +68,7 @@ impl Mount {
         let prefix = discovery
             .strip_suffix("/.well-known/openid-configuration")
             .unwrap_or("");
-        let p = &self.paths;
+        let p = self.server.paths();
         let at = |path: &str| format!("{prefix}{path}");
         vec![
             (at(&p.authorization), Endpoint::Authorize),

@@ -1,9 +1,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use http::header;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
 use crate::interaction::{Authentication, AuthenticationRequest, UserAuthenticator};
 use crate::response;
@@ -17,6 +19,10 @@ use crate::store::EndUser;
 /// resume URL. Without a valid session (or when the request demands a fresher login), the
 /// browser is sent (303) to `login_url?interaction=<id>`.
 ///
+/// A session lasts [`lifetime`](Self::with_lifetime) from sign-in (default 8 hours), by the
+/// sessions' [clock](Self::with_clock); expired sessions are forgotten, and purged from
+/// memory at the next sign-in at least a minute after the last purge.
+///
 /// ```
 /// use grantor::{EndUser, memory::MemorySessions};
 /// let sessions = MemorySessions::new("/login");
@@ -26,9 +32,18 @@ use crate::store::EndUser;
 /// ```
 #[derive(Clone)]
 pub struct MemorySessions {
-    sessions: Arc<Mutex<HashMap<TokenDigest, EndUser>>>,
+    sessions: Arc<Mutex<Sessions>>,
     login_url: Arc<str>,
     cookie_name: Arc<str>,
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    /// The user and the session's expiry (Unix seconds).
+    live: HashMap<TokenDigest, (EndUser, u64)>,
+    next_purge: u64,
 }
 
 impl std::fmt::Debug for MemorySessions {
@@ -36,6 +51,7 @@ impl std::fmt::Debug for MemorySessions {
         f.debug_struct("MemorySessions")
             .field("login_url", &self.login_url)
             .field("cookie_name", &self.cookie_name)
+            .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -47,7 +63,22 @@ impl MemorySessions {
             sessions: Arc::default(),
             login_url: login_url.into().into(),
             cookie_name: "grantor_session".into(),
+            lifetime: Duration::from_secs(8 * 60 * 60),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Changes how long a session lasts after sign-in (default 8 hours).
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Changes the clock sessions expire by (default the system clock); tests pass the
+    /// server's [`ManualClock`](crate::ManualClock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Changes the cookie name (default `grantor_session`).
@@ -61,7 +92,7 @@ impl MemorySessions {
         &self.cookie_name
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, EndUser>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Sessions> {
         match self.sessions.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -71,13 +102,30 @@ impl MemorySessions {
     /// Starts a session for `user`; returns the id to put in the cookie.
     pub fn sign_in(&self, user: EndUser) -> SessionId {
         let id = SessionId::generate();
-        self.map().insert(id.digest(), user);
+        let now = self.clock.now();
+        let expires_at = now.saturating_add(self.lifetime.as_secs());
+        let mut sessions = self.map();
+        if now >= sessions.next_purge {
+            sessions.live.retain(|_, (_, expires_at)| *expires_at > now);
+            sessions.next_purge = now.saturating_add(60);
+        }
+        sessions.live.insert(id.digest(), (user, expires_at));
         id
     }
 
     /// Ends a session.
     pub fn sign_out(&self, id: &SessionId) {
-        self.map().remove(&id.digest());
+        self.map().live.remove(&id.digest());
+    }
+
+    /// How many sessions are held, expired ones not yet purged included.
+    pub fn len(&self) -> usize {
+        self.map().live.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The `Set-Cookie` value for a session: `HttpOnly`, `SameSite=Lax`, `Path=/`, and
@@ -111,7 +159,11 @@ impl MemorySessions {
     /// The user signed in on the browser that sent `headers`.
     pub fn user(&self, headers: &http::HeaderMap) -> Option<EndUser> {
         let id = self.session_id(headers)?;
-        self.map().get(&id.digest()).cloned()
+        let now = self.clock.now();
+        match self.map().live.get(&id.digest()) {
+            Some((user, expires_at)) if *expires_at > now => Some(user.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -147,5 +199,46 @@ impl UserAuthenticator for MemorySessions {
             http::HeaderValue::from_static("no-store"),
         );
         Ok(Authentication::Interact(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn cookie(sessions: &MemorySessions, id: &SessionId) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        let value = format!("other=1; {}={}", sessions.cookie_name(), id.expose());
+        headers.insert(header::COOKIE, http::HeaderValue::from_str(&value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn sessions_expire_after_their_lifetime_and_are_purged() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let sessions = MemorySessions::new("/login")
+            .with_lifetime(Duration::from_secs(100))
+            .with_clock(clock.clone());
+        let id = sessions.sign_in(EndUser::new("alice", 1_000));
+        let headers = cookie(&sessions, &id);
+        clock.advance(Duration::from_secs(99));
+        assert_eq!(sessions.user(&headers).unwrap().subject, "alice");
+        clock.advance(Duration::from_secs(1));
+        assert!(sessions.user(&headers).is_none(), "expired at 100 s");
+        // The next sign-in purges the expired session.
+        let bob = sessions.sign_in(EndUser::new("bob", 1_100));
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions.user(&cookie(&sessions, &bob)).unwrap().subject, "bob");
+        sessions.sign_out(&bob);
+        assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn unknown_or_missing_cookies_are_no_session() {
+        let sessions = MemorySessions::new("/login");
+        assert!(sessions.user(&http::HeaderMap::new()).is_none());
+        let forged = SessionId::new("forged");
+        assert!(sessions.user(&cookie(&sessions, &forged)).is_none());
     }
 }
