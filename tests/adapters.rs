@@ -845,5 +845,9 @@ async fn custom_paths_are_mounted_where_discovery_says() {
     .await;
     let actix = ActixInProcess(app);
     let (d, t, o) = requests();
-    check(actix.send(d).await, actix.send(t).await, actix.send(o).await);
+    check(
+        actix.send(d).await,
+        actix.send(t).await,
+        actix.send(o).await,
+    );
 }

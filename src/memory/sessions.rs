@@ -229,7 +229,10 @@ mod tests {
         // The next sign-in purges the expired session.
         let bob = sessions.sign_in(EndUser::new("bob", 1_100));
         assert_eq!(sessions.len(), 1);
-        assert_eq!(sessions.user(&cookie(&sessions, &bob)).unwrap().subject, "bob");
+        assert_eq!(
+            sessions.user(&cookie(&sessions, &bob)).unwrap().subject,
+            "bob"
+        );
         sessions.sign_out(&bob);
         assert!(sessions.is_empty());
     }
