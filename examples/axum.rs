@@ -59,7 +59,11 @@ async fn main() -> ExitCode {
         }
     };
     println!("{}", demo.startup_line("axum", &settings.listen_addr));
-    let served = axum::serve(listener, app(Arc::clone(&demo)))
+    // With the peer address, so that grantor's brute-force protection of client
+    // authentication counts failures per client id and source address.
+    let service =
+        app(Arc::clone(&demo)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     match served {

@@ -108,6 +108,8 @@ impl std::fmt::Display for ErrorCode {
 pub struct ProtocolError {
     code: ErrorCode,
     description: Cow<'static, str>,
+    /// Seconds until a throttled client may retry: answered `429` with `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl ProtocolError {
@@ -120,6 +122,7 @@ impl ProtocolError {
         ProtocolError {
             code,
             description: Cow::Borrowed(description),
+            retry_after: None,
         }
     }
 
@@ -140,6 +143,7 @@ impl ProtocolError {
         ProtocolError {
             code,
             description: Cow::Owned(description),
+            retry_after: None,
         }
     }
 
@@ -151,6 +155,23 @@ impl ProtocolError {
     /// The `error_description`.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// Client authentication refused for `seconds` after repeated failures (RFC 6749 §2.3.1
+    /// brute-force protection): `429 Too Many Requests` with `Retry-After`.
+    pub(crate) fn throttled(seconds: u64) -> Self {
+        ProtocolError {
+            retry_after: Some(seconds),
+            ..ProtocolError::new(
+                ErrorCode::InvalidClient,
+                "too many failed client authentications; retry later",
+            )
+        }
+    }
+
+    /// Seconds until the client may retry, for an error answered `429`.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub(crate) fn server_error() -> Self {

@@ -79,6 +79,7 @@ mod scope;
 mod secret;
 mod server;
 mod store;
+mod throttle;
 pub mod token;
 
 pub use bytes::Bytes;
@@ -109,6 +110,7 @@ pub use store::{
     GrantId, GrantStore, PendingAuthorization, Prompt, RefreshLookup, RefreshTokenRecord,
     ResponseMode, Rotation,
 };
+pub use throttle::{ClientAddr, FailureLimit};
 pub use token::{KeyError, KeySet, SigningAlgorithm, SigningKey};
 
 /// The README's examples, run as doctests.

@@ -38,13 +38,20 @@ struct ErrorBody<'a> {
 
 /// A JSON error (RFC 6749 §5.2). A 401 carries `challenge` as `WWW-Authenticate`.
 pub(crate) fn json_error(err: &ProtocolError, challenge: &HeaderValue) -> HttpResponse {
-    let status = err.code().token_status();
+    let status = match err.retry_after() {
+        Some(_) => StatusCode::TOO_MANY_REQUESTS,
+        None => err.code().token_status(),
+    };
     let body = serde_json::to_vec(&ErrorBody {
         error: err.code().as_str(),
         error_description: err.description(),
     })
     .unwrap_or_default();
     let mut r = json(status, body);
+    if let Some(seconds) = err.retry_after() {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, challenge.clone());

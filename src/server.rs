@@ -112,6 +112,11 @@ pub struct Limits {
     pub max_param_bytes: usize,
     /// Longest `nonce` and `state`, in bytes. Default 512.
     pub max_nonce_bytes: usize,
+    /// Brute-force protection for client authentication (RFC 6749 §2.3.1): failures allowed
+    /// per client id and source address ([`ClientAddr`](crate::ClientAddr)) in a window,
+    /// after which attempts get `429` with `Retry-After`. Default 10 per 60 s; `None` turns
+    /// it off (only when the host limits attempts itself).
+    pub client_auth_failures: Option<crate::FailureLimit>,
 }
 
 impl Default for Limits {
@@ -122,6 +127,7 @@ impl Default for Limits {
             max_params: 64,
             max_param_bytes: 4096,
             max_nonce_bytes: 512,
+            client_auth_failures: Some(crate::FailureLimit::default()),
         }
     }
 }
@@ -193,6 +199,7 @@ pub(crate) struct Inner {
     pub(crate) claims: Arc<dyn ClaimsProvider>,
     pub(crate) discovery: bytes::Bytes,
     pub(crate) paths: EndpointPaths,
+    pub(crate) throttle: crate::throttle::Throttle,
 }
 
 /// An OAuth 2.0 / OpenID Connect authorization server.
@@ -501,6 +508,7 @@ impl AuthorizationServerBuilder {
                     .unwrap_or_else(|| Arc::new(crate::claims::NoClaims)),
                 discovery,
                 paths: self.paths,
+                throttle: crate::throttle::Throttle::new(self.limits.client_auth_failures),
             }),
         })
     }

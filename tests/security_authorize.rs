@@ -1414,22 +1414,22 @@ async fn sec_72_id_token_hint() {
         "conf-client",
         &ScopeSet::parse("openid read").unwrap(),
     );
-    let bob = sign_in(&h, "bob-sub", T0);
-    let bob_hint = id_token_of(authorize_as(&h, &authz(&[]), Some(&bob)).await).await;
+    let bob = sign_in(h, "bob-sub", T0);
+    let bob_hint = id_token_of(authorize_as(h, &authz(&[]), Some(&bob)).await).await;
 
     // The session user's own hint, even after it expired: a code, silently.
     h.advance(7200);
-    let alice = sign_in(&h, ALICE, T0 + 7200);
+    let alice = sign_in(h, ALICE, T0 + 7200);
     let hinted = |hint: &str, prompt: Option<&'static str>| {
         authz(&[("prompt", prompt), ("id_token_hint", Some(hint))])
     };
-    let r = authorize_as(&h, &hinted(&alice_hint, Some("none")), Some(&alice)).await;
+    let r = authorize_as(h, &hinted(&alice_hint, Some("none")), Some(&alice)).await;
     assert_code_redirect(&r, CB, Some("xyz"));
 
     // A hint for bob while alice is signed in: login_required and no code, with or without
     // prompt=none.
     for prompt in [Some("none"), None] {
-        let r = authorize_as(&h, &hinted(&bob_hint, prompt), Some(&alice)).await;
+        let r = authorize_as(h, &hinted(&bob_hint, prompt), Some(&alice)).await;
         assert_err_redirect(&r, CB, "login_required", Some("xyz"));
     }
 
@@ -1473,16 +1473,16 @@ async fn sec_72_id_token_hint() {
         &"not-a-jwt".to_owned(),
     ] {
         for prompt in [Some("none"), None] {
-            let r = authorize_as(&h, &hinted(hint, prompt), Some(&alice)).await;
+            let r = authorize_as(h, &hinted(hint, prompt), Some(&alice)).await;
             assert_err_redirect(&r, CB, "invalid_request", Some("xyz"));
-            let r = authorize_as(&h, &hinted(hint, prompt), None).await;
+            let r = authorize_as(h, &hinted(hint, prompt), None).await;
             assert_err_redirect(&r, CB, "invalid_request", Some("xyz"));
         }
     }
 
     // Our own ID token, issued to another client: not a hint for this one.
     let r = authorize_as(
-        &h,
+        h,
         &authz(&[
             ("client_id", Some("other-client")),
             ("redirect_uri", Some("https://other.example.com/cb")),

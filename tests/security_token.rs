@@ -1054,22 +1054,93 @@ async fn sec_44_public_clients_send_client_id_and_no_secret() {
 }
 
 /// SEC-45: brute-force protection on endpoints that take client secrets (RFC 6749 §2.3.1;
-/// OAuth 2.1 §2.4.1).
+/// OAuth 2.1 §2.4.1). Default: 10 failures per client id and source address in 60 s, then
+/// 429 with `Retry-After` for every attempt under that key, right or wrong, until the window
+/// ends.
 #[tokio::test]
-#[ignore = "rate limiting is not implemented yet (no 429 / Retry-After)"]
 async fn sec_45_client_secret_brute_force_protection() {
     let h = harness();
     let c = h.code(&[]).await;
-    let mut limited = false;
-    for _ in 0..50 {
-        let r = exch_with(&h, &c, B_BAD).await;
-        if r.status() == StatusCode::TOO_MANY_REQUESTS {
-            assert!(r.headers().get(header::RETRY_AFTER).is_some());
-            limited = true;
-            break;
-        }
+    let from = |addr: &str, authorization: &str, body: String| {
+        let mut req = Request::post("/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, authorization)
+            .body(body.into_bytes())
+            .unwrap();
+        req.extensions_mut()
+            .insert(grantor::ClientAddr(addr.parse().unwrap()));
+        req
+    };
+    for i in 0..10 {
+        let r = h
+            .server
+            .token(from("192.0.2.1", B_BAD, exch_body(&c)))
+            .await;
+        assert_token_err(&r, 401, "invalid_client");
+        assert!(
+            r.headers().get(header::RETRY_AFTER).is_none(),
+            "attempt {i}"
+        );
     }
-    assert!(limited, "50 failed authentications were never limited");
+    // Locked: wrong and right secrets alike, without checking them.
+    for authorization in [B_BAD, B_CONF] {
+        let r = h
+            .server
+            .token(from("192.0.2.1", authorization, exch_body(&c)))
+            .await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "60");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+        assert_eq!(json(&r)["error"], "invalid_client");
+    }
+    // The other endpoints that authenticate clients share the lock.
+    let revoke = {
+        let mut req = from("192.0.2.1", B_CONF, "token=whatever".into());
+        *req.uri_mut() = "/revoke".parse().unwrap();
+        h.server.revoke(req).await
+    };
+    assert_eq!(revoke.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The key is the client id and the source address: another address, or another client
+    // from the same address, is not locked.
+    let r = h
+        .server
+        .token(from("192.0.2.2", B_CONF, exch_body(&c)))
+        .await;
+    assert_token_ok(&r);
+    let r = h
+        .server
+        .token(from(
+            "192.0.2.1",
+            B_OTHER,
+            "grant_type=client_credentials".into(),
+        ))
+        .await;
+    assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Retry-After counts down; once the window ends, B_CONF works again.
+    h.advance(45);
+    let r = h
+        .server
+        .token(from("192.0.2.1", B_CONF, exch_body(&c)))
+        .await;
+    assert_eq!(r.headers()[header::RETRY_AFTER], "15");
+    h.advance(15);
+    let c = h.code(&[]).await;
+    let r = h
+        .server
+        .token(from("192.0.2.1", B_CONF, exch_body(&c)))
+        .await;
+    assert_token_ok(&r);
+
+    // Without an address (no ClientAddr extension), failures count per client id.
+    for _ in 0..10 {
+        assert_token_err(&exch_with(&h, &c, B_BAD).await, 401, "invalid_client");
+    }
+    assert_eq!(
+        exch_with(&h, &c, B_CONF).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// SEC-46: secrets are compared in constant time (OIDC §16.12). The statistical test (Welch

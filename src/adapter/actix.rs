@@ -116,6 +116,10 @@ pub fn to_http_request(request: &HttpRequest, body: Bytes) -> Option<http::Reque
             http::HeaderValue::from_bytes(value.as_bytes()).ok()?,
         );
     }
+    // The peer address, for the brute-force protection of client authentication.
+    if let Some(peer) = request.peer_addr() {
+        builder = builder.extension(crate::ClientAddr(peer.ip()));
+    }
     builder.body(body).ok()
 }
 

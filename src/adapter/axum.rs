@@ -84,7 +84,16 @@ pub async fn into_http_request(
     request: axum::extract::Request,
     limit: usize,
 ) -> Result<http::Request<Bytes>, HttpResponse> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The peer address, when the app is served with `ConnectInfo<SocketAddr>`, for the
+    // brute-force protection of client authentication; a host's own `ClientAddr` wins.
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| crate::ClientAddr(info.0.ip()));
+    if let (Some(peer), None) = (peer, parts.extensions.get::<crate::ClientAddr>()) {
+        parts.extensions.insert(peer);
+    }
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)

@@ -259,6 +259,7 @@ impl AuthorizationServer {
     pub(crate) async fn authenticate_client(
         &self,
         headers: &http::HeaderMap,
+        extensions: &http::Extensions,
         params: &Params<'_>,
         credentials_required: bool,
     ) -> Result<Arc<Client>, ProtocolError> {
@@ -275,6 +276,13 @@ impl AuthorizationServer {
             Presented::Public { id } => (*id, ClientAuthMethod::None, None),
             Presented::Assertion { id, .. } => (id.as_str(), ClientAuthMethod::PrivateKeyJwt, None),
         };
+        let throttle = &self.inner.throttle;
+        let key = crate::throttle::Throttle::key(id, extensions.get::<crate::ClientAddr>());
+        let now = self.inner.clock.now();
+        if let Some(seconds) = throttle.retry_after(&key, now) {
+            tracing::info!(target: TARGET, retry_after = seconds, "client authentication throttled");
+            return Err(ProtocolError::throttled(seconds));
+        }
         let client = match self.inner.clients.client(id).await {
             Ok(c) => c,
             Err(e) => {
@@ -288,6 +296,7 @@ impl AuthorizationServer {
                 let _ = s.digest().matches(&TokenDigest::from_bytes([0; 32]));
             }
             tracing::info!(target: TARGET, "client authentication failed: unknown client");
+            throttle.failure(key, now);
             return Err(failed());
         };
         let ok = client.auth_method() == method
@@ -306,8 +315,10 @@ impl AuthorizationServer {
                 registered = client.auth_method().as_str(),
                 "client authentication failed"
             );
+            throttle.failure(key, now);
             return Err(failed());
         }
+        throttle.success(&key);
         Ok(client)
     }
 }

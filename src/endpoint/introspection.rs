@@ -49,7 +49,7 @@ impl AuthorizationServer {
     ) -> Result<HttpResponse, ProtocolError> {
         let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
         let client = self
-            .authenticate_client(&parts.headers, &params, true)
+            .authenticate_client(&parts.headers, &parts.extensions, &params, true)
             .await?;
         if !client.is_confidential() {
             return Err(ProtocolError::new(

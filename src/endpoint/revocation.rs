@@ -41,7 +41,7 @@ impl AuthorizationServer {
     ) -> Result<HttpResponse, ProtocolError> {
         let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
         let client = self
-            .authenticate_client(&parts.headers, &params, true)
+            .authenticate_client(&parts.headers, &parts.extensions, &params, true)
             .await?;
         let token = params
             .get("token")

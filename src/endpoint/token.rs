@@ -79,6 +79,7 @@ impl AuthorizationServer {
         let client = self
             .authenticate_client(
                 &parts.headers,
+                &parts.extensions,
                 &params,
                 grant == GrantType::ClientCredentials,
             )
