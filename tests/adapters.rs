@@ -129,8 +129,10 @@ impl Transport for Tcp {
 struct Browser<'t, T> {
     transport: &'t T,
     cookies: Mutex<HashMap<String, String>>,
-    /// The Origin a browser sends with form posts.
+    /// The browser's view of the server's origin.
     origin: String,
+    /// The `Referrer-Policy` of the page shown last: it decides the `Origin` of its form posts.
+    page_referrer_policy: Mutex<Option<String>>,
 }
 
 /// Where a navigation ended.
@@ -147,6 +149,7 @@ impl<'t, T: Transport> Browser<'t, T> {
             transport,
             cookies: Mutex::default(),
             origin: issuer.to_owned(),
+            page_referrer_policy: Mutex::default(),
         }
     }
 
@@ -187,6 +190,10 @@ impl<'t, T: Transport> Browser<'t, T> {
         let mut response = self.send(request).await;
         for _ in 0..10 {
             if !response.status().is_redirection() {
+                *self.page_referrer_policy.lock().unwrap() = response
+                    .headers()
+                    .get(header::REFERRER_POLICY)
+                    .map(|v| v.to_str().unwrap().to_owned());
                 return Landed::Page(response);
             }
             let location = header_str(&response, header::LOCATION).to_owned();
@@ -214,9 +221,17 @@ impl<'t, T: Transport> Browser<'t, T> {
         }
         let body = serde_urlencoded::to_string(&values).unwrap();
         assert_eq!(form.method, "post");
+        // As Chromium does (Fetch Standard, "append a request `Origin` header"): a POST from a
+        // page with `Referrer-Policy: no-referrer` carries `Origin: null`, and fetch metadata
+        // says the post is same-origin.
+        let origin = match self.page_referrer_policy.lock().unwrap().as_deref() {
+            Some("no-referrer") => "null".to_owned(),
+            _ => self.origin.clone(),
+        };
         let request = http::Request::post(self.absolute(&form.action))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ORIGIN, &self.origin)
+            .header(header::ORIGIN, origin)
+            .header("sec-fetch-site", "same-origin")
             .body(Bytes::from(body))
             .unwrap();
         self.navigate(request).await

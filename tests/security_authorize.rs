@@ -1582,6 +1582,54 @@ async fn sec_89_consent_decision_requires_csrf_token() {
     assert_code_redirect(&r, CB, Some("s2"));
 }
 
+/// SEC-89 and SEC-91 together: our pages send `Referrer-Policy: no-referrer`, so a real
+/// browser posts the consent form with `Origin: null` and `Sec-Fetch-Site: same-origin`
+/// (Fetch Standard). That is accepted; `null` from anywhere else, or any cross-site fetch
+/// metadata, is refused.
+#[tokio::test]
+async fn sec_89_consent_from_a_browser_with_no_referrer_policy() {
+    let h = harness();
+    let bob = sign_in(&h, "bob-sub", T0);
+    let page = authorize_as(&h, &authz(&[]), Some(&bob)).await;
+    assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
+    let (interaction, csrf) = consent_form(&page);
+    let post = |origin: Option<&'static str>, site: Option<&'static str>| {
+        let body = format!(
+            "interaction={}&csrf_token={}&consent=allow",
+            enc(&interaction),
+            enc(&csrf)
+        );
+        let mut req = Request::post("/authorize/resume")
+            .header(header::CONTENT_TYPE, FORM)
+            .header(header::COOKIE, &bob);
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        req.body(body.into_bytes()).unwrap()
+    };
+    for (origin, site) in [
+        (Some("null"), None),
+        (Some("null"), Some("cross-site")),
+        (Some("null"), Some("same-site")),
+        (Some(ISS), Some("cross-site")),
+        (None, Some("cross-site")),
+        (Some("https://evil.example"), Some("same-origin")),
+    ] {
+        let r = h.server.resume(post(origin, site)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        assert!(r.headers().get(header::LOCATION).is_none());
+    }
+    // What Chromium sends from our consent page.
+    let r = h
+        .server
+        .resume(post(Some("null"), Some("same-origin")))
+        .await;
+    assert_code_redirect(&r, CB, Some("xyz"));
+}
+
 /// SEC-89: a consent decision is single-use: replaying the completed POST is refused
 /// (RFC 6749 §10.12, §4.1.2).
 #[tokio::test]

@@ -439,7 +439,7 @@ impl Demo {
                 body,
                 "<p><a class=\"button\" href=\"{url}\">Start a sign-in</a></p>\
                  <p class=\"hint\">This authorization request uses the PKCE verifier \
-                 <code>{SAMPLE_VERIFIER}</code> : exchange the code \
+                 <code>{SAMPLE_VERIFIER}</code>: exchange the code \
                  from the redirect at the token endpoint with it within a minute.</p>",
                 url = escape_html(url),
             );
@@ -609,18 +609,18 @@ fn layout(title: &str, body: &str) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>\
-         body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;color:#1d2433;margin:0}}\
+         body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f4f5f7;color:#1d2433;margin:0;padding:0 1rem}}\
          main{{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem 2.25rem;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08)}}\
          h1{{font-size:1.4rem;margin:0 0 1rem}}\
          label{{display:block;font-weight:600;margin:.9rem 0 .3rem}}\
-         input[type=text],input[type=password]{{width:100%;box-sizing:border-box;padding:.6rem .7rem;border:1px solid #c4c9d4;border-radius:8px;font-size:1rem}}\
-         button,.button{{display:inline-block;margin-top:1.2rem;padding:.65rem 1.3rem;border:0;border-radius:8px;background:#2f5bea;color:#fff;font-size:1rem;cursor:pointer;text-decoration:none}}\
+         input[type=text],input[type=password]{{width:100%;box-sizing:border-box;padding:.6rem .7rem;border:1px solid #c4c9d4;border-radius:8px;font-family:inherit;font-size:1rem}}\
+         button,.button{{display:inline-block;margin-top:1.2rem;padding:.65rem 1.3rem;border:0;border-radius:8px;background:#2f5bea;color:#fff;font-family:inherit;font-size:1rem;cursor:pointer;text-decoration:none}}\
          button.secondary{{background:#e6e8ee;color:#1d2433}}\
          .row{{display:flex;gap:.75rem}}\
          .error{{background:#fdecec;color:#a11;padding:.6rem .8rem;border-radius:8px}}\
          .hint{{color:#667;font-size:.9rem}}\
          ul.scopes{{padding-left:1.2rem}} ul.scopes li{{margin:.35rem 0}}\
-         code{{background:#f0f1f4;padding:0 .25rem;border-radius:4px;word-break:break-all}}\
+         code{{background:#f0f1f4;padding:0 .25rem;border-radius:4px;overflow-wrap:anywhere}}\
          </style></head><body><main>{body}</main></body></html>",
         title = escape_html(title),
     )

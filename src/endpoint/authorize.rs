@@ -672,6 +672,27 @@ impl AuthorizationServer {
     /// A consent decision posted from the consent page (RFC 6749 §10.12: CSRF protection;
     /// checklist SEC-89).
     #[allow(clippy::too_many_arguments)]
+    /// Whether a form post may come from one of this server's own pages (defence in depth
+    /// beside the CSRF token, RFC 6749 §10.12).
+    ///
+    /// `Origin` must be the issuer's origin. Our pages send `Referrer-Policy: no-referrer`
+    /// (SEC-91), under which browsers send `Origin: null` even for same-origin posts (Fetch
+    /// Standard, "append a request `Origin` header"); `null` is then accepted only with
+    /// `Sec-Fetch-Site: same-origin`, which a browser sets and a page cannot forge. Any
+    /// `Sec-Fetch-Site` other than `same-origin` is refused. A request with neither header
+    /// (not a browser, or a very old one) relies on the CSRF token and session checks alone.
+    fn same_origin_post(&self, headers: &http::HeaderMap) -> bool {
+        let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+        if fetch_site.is_some_and(|site| site != b"same-origin") {
+            return false;
+        }
+        match headers.get(header::ORIGIN).map(|v| v.as_bytes()) {
+            None => true,
+            Some(b"null") => fetch_site == Some(b"same-origin".as_slice()),
+            Some(origin) => origin == self.inner.issuer_origin.as_bytes(),
+        }
+    }
+
     async fn consent_decision(
         &self,
         parts: &http::request::Parts,
@@ -689,10 +710,8 @@ impl AuthorizationServer {
                 &ProtocolError::new(ErrorCode::AccessDenied, why),
             )
         };
-        if let Some(origin) = parts.headers.get(header::ORIGIN) {
-            if origin.as_bytes() != self.inner.issuer_origin.as_bytes() {
-                return forbidden("cross-origin consent submissions are refused");
-            }
+        if !self.same_origin_post(&parts.headers) {
+            return forbidden("cross-origin consent submissions are refused");
         }
         let csrf_ok = match (params.get("csrf_token"), &pending.csrf) {
             (Ok(Some(token)), Some(expected)) => {
