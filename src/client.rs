@@ -122,6 +122,7 @@ pub struct Client {
     id_token_alg: Option<SigningAlgorithm>,
     introspect_any: bool,
     keys: Option<Arc<ClientKeys>>,
+    trusted: bool,
 }
 
 impl Client {
@@ -139,7 +140,16 @@ impl Client {
             id_token_alg: None,
             introspect_any: false,
             jwks: None,
+            trusted: true,
         }
+    }
+
+    /// Whether errors found in this client's authorization requests are redirected at once
+    /// (RFC 6749 §4.1.2.1), or only after the user has signed in (RFC 9700 §4.11.2), so that
+    /// the server is no open redirector for a client whose redirect URIs an attacker may have
+    /// registered. See [`ClientBuilder::trusted`].
+    pub fn is_trusted(&self) -> bool {
+        self.trusted
     }
 
     /// Whether this client (a resource server) may introspect tokens issued to other
@@ -217,6 +227,7 @@ impl fmt::Debug for Client {
             .field("redirect_uris", &self.redirect_uris)
             .field("scopes", &self.scopes)
             .field("require_pkce", &self.require_pkce)
+            .field("trusted", &self.trusted)
             .field("jwks", &self.keys.as_ref().map(|k| k.0.len()))
             .finish_non_exhaustive()
     }
@@ -236,6 +247,7 @@ pub struct ClientBuilder {
     id_token_alg: Option<SigningAlgorithm>,
     introspect_any: bool,
     jwks: Option<serde_json::Value>,
+    trusted: bool,
 }
 
 impl ClientBuilder {
@@ -302,6 +314,16 @@ impl ClientBuilder {
     /// The scopes the client may ask for, space-separated.
     pub fn scopes(mut self, scopes: impl Into<String>) -> Self {
         self.scopes = Some(scopes.into());
+        self
+    }
+
+    /// Whether the client is trusted (default `true`: a client the host registered itself).
+    /// Set `false` for clients anyone could register (dynamic registration, self-service
+    /// developer portals): errors in their authorization requests are then redirected only
+    /// after the user has signed in (RFC 9700 §4.11.2), never to an anonymous visitor;
+    /// `prompt=none` requests still get their error at once (OIDC Core §3.1.2.6).
+    pub fn trusted(mut self, trusted: bool) -> Self {
+        self.trusted = trusted;
         self
     }
 
@@ -392,6 +414,7 @@ impl ClientBuilder {
             grant_types: grant_bits,
             scopes,
             require_pkce: self.require_pkce,
+            trusted: self.trusted,
             id_token_alg: self.id_token_alg,
             introspect_any: self.introspect_any && confidential,
             keys,

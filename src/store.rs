@@ -292,6 +292,9 @@ pub struct PendingAuthorization {
     pub csrf: Option<TokenDigest>,
     /// When the pending authorization is forgotten (Unix seconds).
     pub expires_at: u64,
+    /// For an untrusted client's invalid request: the error to redirect once the user has
+    /// signed in (RFC 9700 §4.11.2). `request` then holds only where to send it.
+    pub deferred_error: Option<crate::error::ProtocolError>,
 }
 
 /// Stores grants: authorization codes, opaque access tokens, revocations and pending

@@ -1830,20 +1830,62 @@ async fn sec_92_no_xss_and_no_header_injection() {
     }
 }
 
-/// SEC-93: untrusted (dynamically registered) clients authenticate the user before any error
-/// redirect (RFC 9700 §4.11.2; checklist ambiguity 11).
+/// SEC-93: untrusted clients (`ClientBuilder::trusted(false)`) authenticate the user before
+/// any error redirect (RFC 9700 §4.11.2; checklist ambiguity 11).
 #[tokio::test]
-#[ignore = "clients have no trusted/untrusted distinction yet; errors are redirected immediately for every client"]
 async fn sec_93_untrusted_client_authenticates_before_error_redirect() {
     let h = harness();
+    const ATTACKER: &str = "https://attacker.example/cb";
+    let bad = authz(&[
+        ("client_id", Some("untrusted-client")),
+        ("redirect_uri", Some(ATTACKER)),
+        ("scope", Some("invalid")),
+    ]);
+    // No session: the login page, not a 303 to attacker.example.
+    let r = h.authorize_no_session(&bad).await;
+    let id = login_redirect(&r);
+    assert!(!location(&r).contains("attacker.example"));
+    // Back from login without a session: the login page again.
+    let r = resume_get(&h, &id, None).await;
+    assert_eq!(login_redirect(&r), id);
+    // Signed in: now the error is redirected, with state and iss, and only once.
+    let r = resume_get(&h, &id, Some(&h.alice_cookie)).await;
+    assert_err_redirect(&r, ATTACKER, "invalid_scope", Some("xyz"));
+    assert_eq!(
+        resume_get(&h, &id, Some(&h.alice_cookie)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Every kind of invalid request is deferred the same way.
+    for extra in [
+        vec![("response_type", Some("token"))],
+        vec![("code_challenge", None)],
+        vec![("prompt", Some("login bogus"))],
+    ] {
+        let mut overrides = vec![
+            ("client_id", Some("untrusted-client")),
+            ("redirect_uri", Some(ATTACKER)),
+        ];
+        overrides.extend(extra);
+        login_redirect(&h.authorize_no_session(&authz(&overrides)).await);
+    }
+    // A signed-in user gets the error at once.
+    let r = h.authorize(&bad).await;
+    assert_err_redirect(&r, ATTACKER, "invalid_scope", Some("xyz"));
+    // prompt=none is the sanctioned exception: answered at once, without a session.
     let r = h
         .authorize_no_session(&authz(&[
             ("client_id", Some("untrusted-client")),
-            ("redirect_uri", Some("https://attacker.example/cb")),
+            ("redirect_uri", Some(ATTACKER)),
             ("scope", Some("invalid")),
+            ("prompt", Some("none")),
         ]))
         .await;
-    login_redirect(&r);
+    assert_err_redirect(&r, ATTACKER, "invalid_scope", Some("xyz"));
+    // A trusted client's error is redirected at once (RFC 6749 §4.1.2.1).
+    let r = h
+        .authorize_no_session(&authz(&[("scope", Some("invalid"))]))
+        .await;
+    assert_err_redirect(&r, CB, "invalid_scope", Some("xyz"));
 }
 
 /// HEAD must not run the authorization request (RFC 9110 §9.3.2 semantics; a code must

@@ -160,25 +160,45 @@ impl AuthorizationServer {
             mode,
             state,
         };
-        if state_repeated {
-            return self.error_redirect(
-                &reply,
-                &ProtocolError::new(ErrorCode::InvalidRequest, "state is repeated"),
-            );
+        let invalid = if state_repeated {
+            ProtocolError::new(ErrorCode::InvalidRequest, "state is repeated")
+        } else if let Some(name) = params.first_duplicate(SINGLE_VALUED) {
+            ProtocolError::with_description(
+                ErrorCode::InvalidRequest,
+                format!("{name} is repeated"),
+            )
+        } else {
+            match self.validate(&params, &client, &reply, now) {
+                Ok(request) => return self.drive(parts, &client, request, None, None, now).await,
+                Err(e) => e,
+            }
+        };
+        // RFC 9700 §4.11.2: an untrusted client's error goes out only after the user signed
+        // in, so an anonymous visitor is never bounced to an attacker-registered URI.
+        // prompt=none gets its answer at once (OIDC Core §3.1.2.6).
+        let prompt_none = params
+            .get("prompt")
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.split(' ').any(|v| v == "none"));
+        if client.is_trusted() || prompt_none {
+            return self.error_redirect(&reply, &invalid);
         }
-        if let Some(name) = params.first_duplicate(SINGLE_VALUED) {
-            return self.error_redirect(
-                &reply,
-                &ProtocolError::with_description(
-                    ErrorCode::InvalidRequest,
-                    format!("{name} is repeated"),
-                ),
-            );
-        }
-        match self.validate(&params, &client, &reply, now) {
-            Ok(request) => self.drive(parts, &client, request, None, now).await,
-            Err(e) => self.error_redirect(&reply, &e),
-        }
+        let request = AuthorizationRequest {
+            client_id: client.id().into(),
+            redirect_uri: reply.redirect_uri.into(),
+            response_mode: reply.mode,
+            scope: ScopeSet::default(),
+            state: reply.state.map(Into::into),
+            nonce: None,
+            code_challenge: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            requested_at: now,
+            id_token_hint_subject: None,
+        };
+        self.drive(parts, &client, request, None, Some(invalid), now)
+            .await
     }
 
     /// Validates everything after the redirect URI (RFC 6749 §4.1.1, OIDC Core §3.1.2.1).
@@ -415,6 +435,7 @@ impl AuthorizationServer {
         client: &Client,
         request: AuthorizationRequest,
         existing: Option<(InteractionId, PendingAuthorization)>,
+        deferred_error: Option<ProtocolError>,
         now: u64,
     ) -> HttpResponse {
         let reply = ReplyTo {
@@ -445,11 +466,25 @@ impl AuthorizationServer {
                     );
                 }
                 return self
-                    .save_pending(&interaction, request, None, expires_at, page)
+                    .save_pending(
+                        &interaction,
+                        request,
+                        None,
+                        expires_at,
+                        page,
+                        deferred_error,
+                    )
                     .await;
             }
             Err(e) => return self.host_failure(&reply, &e),
         };
+        if let Some(err) = deferred_error {
+            if resumed && !self.finish_pending(&interaction, now).await {
+                return self.expired_page();
+            }
+            tracing::info!(target: TARGET, client_id = client.id(), "untrusted client's error redirected after sign-in");
+            return self.error_redirect(&reply, &err);
+        }
         // OIDC Core §3.1.2.1: a hint for another user never yields a code for the session user.
         if request
             .id_token_hint_subject
@@ -499,7 +534,7 @@ impl AuthorizationServer {
                 // The consent form's token must exist before the page is stored.
                 let _ = interaction.csrf_token();
                 return self
-                    .save_pending(&interaction, request, subject, expires_at, page)
+                    .save_pending(&interaction, request, subject, expires_at, page, None)
                     .await;
             }
             Err(e) => return self.host_failure(&reply, &e),
@@ -517,6 +552,7 @@ impl AuthorizationServer {
         subject: Option<Box<str>>,
         expires_at: u64,
         page: HttpResponse,
+        deferred_error: Option<ProtocolError>,
     ) -> HttpResponse {
         let state = request.state.clone();
         let redirect_uri = request.redirect_uri.clone();
@@ -526,6 +562,7 @@ impl AuthorizationServer {
             subject,
             csrf: interaction.csrf_value().map(|c| c.digest()),
             expires_at,
+            deferred_error,
         };
         match self
             .inner
@@ -663,7 +700,8 @@ impl AuthorizationServer {
             (_, Err(_)) => self.bad_page("consent is repeated"),
             _ => {
                 let request = pending.request.clone();
-                self.drive(&parts, &client, request, Some((id, pending)), now)
+                let deferred = pending.deferred_error.clone();
+                self.drive(&parts, &client, request, Some((id, pending)), deferred, now)
                     .await
             }
         }
@@ -671,7 +709,6 @@ impl AuthorizationServer {
 
     /// A consent decision posted from the consent page (RFC 6749 §10.12: CSRF protection;
     /// checklist SEC-89).
-    #[allow(clippy::too_many_arguments)]
     /// Whether a form post may come from one of this server's own pages (defence in depth
     /// beside the CSRF token, RFC 6749 §10.12).
     ///
@@ -693,6 +730,7 @@ impl AuthorizationServer {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn consent_decision(
         &self,
         parts: &http::request::Parts,

@@ -97,6 +97,7 @@ pub fn clients() -> MemoryClientStore {
             .grant_types([GrantType::ClientCredentials])
             .scopes("read"),
         Client::builder("untrusted-client")
+            .trusted(false)
             .redirect_uri("https://attacker.example/cb")
             .scopes("openid"),
     ];
