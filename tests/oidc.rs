@@ -1036,3 +1036,72 @@ async fn sec_78_userinfo_success() {
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers()[header::ALLOW], "GET, POST");
 }
+
+/// SEC-67 (OIDC Core §3.2.2.1, §3.3.2.1): `nonce` is required when the authorization endpoint
+/// returns an ID token. grantor supports only `response_type=code`, so no ID token ever
+/// leaves the authorization endpoint: every implicit and hybrid type is refused (fragment or
+/// not, before any nonce question), and `code` without a nonce succeeds.
+#[tokio::test]
+async fn sec_67_no_front_channel_id_token_and_nonce_optional_for_code() {
+    let h = harness();
+    for response_type in [
+        "id_token",
+        "id_token token",
+        "code id_token",
+        "code token",
+        "code id_token token",
+        "token",
+    ] {
+        for nonce in [None, Some("n-0S6_WzA2Mj")] {
+            let r = h
+                .authorize(&authz(&[
+                    ("response_type", Some(response_type)),
+                    ("nonce", nonce),
+                ]))
+                .await;
+            assert_err_redirect(&r, CB, "unsupported_response_type", Some("xyz"));
+        }
+    }
+    let r = h.authorize(&authz(&[("nonce", None)])).await;
+    let code = assert_code_redirect(&r, CB, Some("xyz"));
+    let j = assert_token_ok(&h.exch(&code).await);
+    let payload = j["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert!(claims.get("nonce").is_none(), "no nonce asked, none echoed");
+}
+
+/// SEC-68 (OIDC Core §3.1.3.6, §3.3.2.11): at_hash and c_hash are the base64url left half
+/// of the algorithm's hash; the vectors are OIDC Core Appendix A's.
+#[test]
+fn sec_68_left_half_hash_vectors() {
+    use grantor::token::left_half_hash;
+    assert_eq!(
+        left_half_hash(
+            SigningAlgorithm::RS256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        ),
+        "77QmUPtjPfzWtF2AnpK9RQ"
+    );
+    assert_eq!(
+        left_half_hash(
+            SigningAlgorithm::RS256,
+            "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"
+        ),
+        "LDktKdoQak3Pk0cnXxCltA"
+    );
+    // ES256 hashes with SHA-256 too; EdDSA (Ed25519) with SHA-512, whose left half is 32 bytes.
+    assert_eq!(
+        left_half_hash(
+            SigningAlgorithm::ES256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        ),
+        "77QmUPtjPfzWtF2AnpK9RQ"
+    );
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(left_half_hash(SigningAlgorithm::EdDSA, "x"))
+            .unwrap()
+            .len(),
+        32
+    );
+}
