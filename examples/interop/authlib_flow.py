@@ -5,9 +5,13 @@ This is an interoperability check, not part of the Rust test suite and not run i
 a relying party that knows nothing about grantor beyond what OpenID Connect Discovery tells it:
 
   1. fetches the discovery documents (OIDC Discovery 1.0 and RFC 8414) and the JWK set;
-  2. signs in and consents once with the Origin header a real browser would send with the
-     form posts (requests sends none; browsers follow the Fetch Standard, where the page's
-     Referrer-Policy decides whether it is the page's origin or "null");
+  2. signs in and consents once with the headers a real browser sends with the form posts
+     (requests sends none): `Origin` per the Fetch Standard, where the page's Referrer-Policy
+     decides whether it is the page's origin or "null" (under the demo's no-referrer, Chromium
+     sends "null"), and the Fetch Metadata headers (`Sec-Fetch-Site: same-origin` and
+     `Sec-Fetch-Mode`/`-Dest`/`-User`); before allowing, it checks that the same consent post
+     with `Origin: null` but no `Sec-Fetch-Site`, or with a cross-site or same-site one, is
+     refused with 403;
   3. for every client of DEMO_CONFIG with the authorization_code grant: builds the authorization
      URL with Authlib (PKCE S256, state, nonce), signs in (a wrong password first, once) and
      consents by posting the server's HTML forms, catches the redirect to the redirect_uri
@@ -200,17 +204,60 @@ def browser_origin_header(page_url, referrer_policy, action):
     return origin
 
 
+def browser_fetch_site(page_url, action):
+    """The `Sec-Fetch-Site` a browser sends with a form POST from `page_url` to `action` (Fetch
+    Metadata Request Headers): same-origin for the same scheme, host and port; same-site for
+    the same scheme and host (a host with no registrable domain, like 127.0.0.1, is its own
+    site); cross-site otherwise."""
+    a, b = urlsplit(page_url), urlsplit(action)
+    if origin_of(page_url) == origin_of(action):
+        return "same-origin"
+    if a.scheme == b.scheme and a.hostname == b.hostname:
+        return "same-site"
+    return "cross-site"
+
+
+def browser_form_post_headers(page_url, referrer_policy, action):
+    """What Chromium adds to a user-submitted form POST beyond cookies and the body: Origin,
+    the Fetch Metadata headers, and no Referer under no-referrer (it sent exactly these, with
+    Origin "null", to the demo's login and consent forms)."""
+    return {
+        "Origin": browser_origin_header(page_url, referrer_policy, action),
+        "Sec-Fetch-Site": browser_fetch_site(page_url, action),
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+        "Sec-Fetch-User": "?1",
+    }
+
+
+class ConsentPage:
+    """A consent page the Browser stopped at (Browser.run(stop_at_consent=True))."""
+
+    def __init__(self, url, form, response):
+        self.url, self.form, self.response = url, form, response
+
+    def fields(self, consent):
+        """The form data a browser posts for the `consent` button."""
+        data = {n: i["value"] for n, i in self.form["inputs"].items() if i["type"] == "hidden"}
+        data["consent"] = consent
+        return data
+
+    def action(self):
+        return urljoin(self.url, self.form["action"] or self.url)
+
+
 class Browser:
     """Walks from an authorization URL to the client's redirect_uri, recording what it saw.
 
-    With send_origin=True its form posts carry the Origin header a real browser would send
-    (see browser_origin_header); by default they carry none, like curl or a script."""
+    With send_origin=True its form posts carry the headers Chromium sends (see
+    browser_form_post_headers: Origin per the page's Referrer-Policy, Sec-Fetch-Site and the
+    other Fetch Metadata headers); by default they carry none, like curl or a script."""
 
     def __init__(self, send_origin=False):
         self.http = requests.Session()
         self.pages = []  # "login" / "consent" in the order they were shown
         self.send_origin = send_origin
-        self.origins_sent = []
+        self.origins_sent = []  # (Origin, Sec-Fetch-Site) of every form post, with send_origin
 
     def submit(self, page_url, form, fields, page=None):
         action = urljoin(page_url, form["action"] or page_url)
@@ -219,16 +266,28 @@ class Browser:
         check(form["method"] == "post", f"form method is {form['method']!r}, not post")
         headers = {}
         if self.send_origin and page is not None:
-            headers["Origin"] = browser_origin_header(
-                page_url, page.headers.get("referrer-policy"), action)
-            self.origins_sent.append(headers["Origin"])
+            headers = browser_form_post_headers(page_url, page.headers.get("referrer-policy"), action)
+            self.origins_sent.append((headers["Origin"], headers["Sec-Fetch-Site"]))
         response = self.http.post(action, data=data, headers=headers, allow_redirects=False,
                                   timeout=TIMEOUT)
         return response, action
 
-    def run(self, url, redirect_uri, username, password, consent="allow", wrong_password_first=False):
-        """Returns the full redirect_uri URL the server sent the browser to (not followed)."""
+    def run(self, url, redirect_uri, username, password, consent="allow", wrong_password_first=False,
+            stop_at_consent=False):
+        """Returns the full redirect_uri URL the server sent the browser to (not followed); with
+        stop_at_consent=True, a ConsentPage instead if a consent page comes up (go on with
+        finish_consent)."""
         response = self.http.get(url, allow_redirects=False, timeout=TIMEOUT)
+        return self._walk(url, response, redirect_uri, username, password, consent,
+                          wrong_password_first, stop_at_consent)
+
+    def finish_consent(self, page, redirect_uri, consent="allow"):
+        """Posts the consent form of `page` as the browser would, and walks on to the redirect_uri."""
+        response, url = self.submit(page.url, page.form, {"consent": consent}, page.response)
+        return self._walk(url, response, redirect_uri, None, None, consent, False, False)
+
+    def _walk(self, url, response, redirect_uri, username, password, consent, wrong_password_first,
+              stop_at_consent):
         for _ in range(20):
             if response.is_redirect:
                 location = urljoin(url, response.headers["location"])
@@ -259,6 +318,8 @@ class Browser:
                 self.pages.append("consent")
                 check(("consent", "deny") in form["buttons"], "the consent form has no deny button")
                 self.consent_text = response.text
+                if stop_at_consent:
+                    return ConsentPage(url, form, response)
                 response, url = self.submit(url, form, {"consent": consent}, response)
             else:
                 raise AssertionError(f"unexpected page at {url}: {response.text[:300]}")
@@ -367,21 +428,59 @@ def discover(report):
 
 
 def browser_origin_flow(report, metadata, client, user):
-    """The login and consent forms posted with the Origin header a real browser sends."""
+    """The login and consent forms posted with the headers Chromium sends (Origin: null and
+    Sec-Fetch-Site: same-origin under the demo's Referrer-Policy: no-referrer), and the same
+    consent post refused when its fetch metadata is missing or not same-origin."""
     oauth, _ = session_for(client, metadata, scope="openid")
-    print(f"\n== browser-faithful form posts (Origin header per the Fetch Standard): client {client['client_id']}")
-    with report.step("sign in and consent with a browser's Origin header") as d:
-        url, _ = oauth.create_authorization_url(
-            metadata["authorization_endpoint"], code_verifier=generate_token(48),
-            nonce=generate_token(20), prompt="consent")
-        browser = Browser(send_origin=True)
+    print(f"\n== browser-faithful form posts (Origin and Sec-Fetch-Site as Chromium sends them): "
+          f"client {client['client_id']}")
+    url, state = oauth.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=generate_token(48),
+        nonce=generate_token(20), prompt="consent")
+    browser = Browser(send_origin=True)
+    with report.step("sign in with Chromium's form-post headers, reach the consent page") as d:
         try:
-            callback = browser.run(url, oauth.redirect_uri, user["username"], user["password"])
+            page = browser.run(url, oauth.redirect_uri, user["username"], user["password"],
+                               stop_at_consent=True)
         except AssertionError as e:
-            raise AssertionError(f"{e} [Origin headers sent: {browser.origins_sent}]") from None
-        d.append(f"Origin headers sent: {browser.origins_sent}")
-        check("code=" in callback, f"no code: {callback}")
-        d.append("reached the redirect_uri with a code")
+            raise AssertionError(f"{e} [(Origin, Sec-Fetch-Site) sent: {browser.origins_sent}]") from None
+        check(isinstance(page, ConsentPage), f"no consent page despite prompt=consent: {page}")
+        policy = page.response.headers.get("referrer-policy")
+        expected = browser_form_post_headers(page.url, policy, page.action())
+        d.append(f"login posts sent (Origin, Sec-Fetch-Site): {browser.origins_sent}")
+        d.append(f"consent page Referrer-Policy: {policy!r}, so its post carries "
+                 f"Origin: {expected['Origin']}, Sec-Fetch-Site: {expected['Sec-Fetch-Site']}")
+        if expected["Origin"] != "null":
+            report.note("the consent page no longer sends Referrer-Policy: no-referrer, so a browser "
+                        "sends its real Origin, not 'null'")
+
+    # A consent post with Origin: null that a browser did not mark same-origin: refused with 403,
+    # before the server looks at the CSRF token (which is valid here) or records a decision.
+    refused_cases = [
+        ("no Sec-Fetch-Site", {"Origin": "null"}),
+        ("Sec-Fetch-Site: cross-site", {"Origin": "null", "Sec-Fetch-Site": "cross-site"}),
+        ("Sec-Fetch-Site: same-site", {"Origin": "null", "Sec-Fetch-Site": "same-site"}),
+    ]
+    for label, headers in refused_cases:
+        with report.step(f"consent post with Origin: null and {label} refused with 403") as d:
+            r = browser.http.post(page.action(), data=page.fields("allow"), headers=headers,
+                                  allow_redirects=False, timeout=TIMEOUT)
+            check(r.status_code == 403,
+                  f"{r.status_code} (Location: {r.headers.get('location')}): {page_text(r.text)[:200]}")
+            check("location" not in r.headers, f"403 with a Location: {r.headers.get('location')}")
+            d.append(f"403: {page_text(r.text)[:120]!r}")
+
+    with report.step("consent post with Origin: null and Sec-Fetch-Site: same-origin (as Chromium)") as d:
+        before = len(browser.origins_sent)
+        callback = browser.finish_consent(page, oauth.redirect_uri)
+        d.append(f"sent (Origin, Sec-Fetch-Site): {browser.origins_sent[before:]}")
+        cb = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+        check("error" not in cb, f"error response: {cb}")
+        check(cb.get("code"), f"no code: {callback}")
+        check(cb.get("state") == state, f"state {cb.get('state')!r} != {state!r}")
+        check(cb.get("iss") == metadata["issuer"], f"iss {cb.get('iss')!r} != issuer")
+        d.append("reached the redirect_uri with code, state and iss (after the refused posts, "
+                 "with the same form)")
 
 
 def authorization_code_flow(report, metadata, jwks, client, user, first):

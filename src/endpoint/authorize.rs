@@ -707,8 +707,6 @@ impl AuthorizationServer {
         }
     }
 
-    /// A consent decision posted from the consent page (RFC 6749 §10.12: CSRF protection;
-    /// checklist SEC-89).
     /// Whether a form post may come from one of this server's own pages (defence in depth
     /// beside the CSRF token, RFC 6749 §10.12).
     ///
@@ -730,6 +728,8 @@ impl AuthorizationServer {
         }
     }
 
+    /// A consent decision posted from the consent page (RFC 6749 §10.12: CSRF protection;
+    /// checklist SEC-89).
     #[allow(clippy::too_many_arguments)]
     async fn consent_decision(
         &self,
