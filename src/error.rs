@@ -15,7 +15,8 @@ use http::StatusCode;
 
 /// An OAuth 2.0 / OpenID Connect error code (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1;
 /// RFC 7009 §2.2.1; OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// The request is missing a parameter, repeats one, or is otherwise malformed.
@@ -104,7 +105,8 @@ impl std::fmt::Display for ErrorCode {
 ///
 /// Descriptions are fixed strings chosen by grantor (or by the host) and never carry request
 /// data or internal detail, so they always stay inside the character set RFC 6749 §5.2 allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "StoredError")]
 pub struct ProtocolError {
     code: ErrorCode,
     description: Cow<'static, str>,
@@ -179,6 +181,25 @@ impl ProtocolError {
             ErrorCode::ServerError,
             "the server could not complete the request",
         )
+    }
+}
+
+/// A [`ProtocolError`] as stored: the description goes through
+/// [`ProtocolError::with_description`] again on the way back, so stored data cannot put
+/// characters on the wire that RFC 6749 §5.2 forbids.
+#[derive(serde::Deserialize)]
+struct StoredError {
+    code: ErrorCode,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl From<StoredError> for ProtocolError {
+    fn from(stored: StoredError) -> Self {
+        ProtocolError {
+            retry_after: stored.retry_after,
+            ..ProtocolError::with_description(stored.code, stored.description)
+        }
     }
 }
 

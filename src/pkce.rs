@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq as _;
 use crate::error::{ErrorCode, ProtocolError};
 
 /// A PKCE transformation method (RFC 7636 §4.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChallengeMethod {
     /// `S256`: the challenge is BASE64URL(SHA256(verifier)).
     S256,
@@ -36,7 +36,7 @@ fn is_pkce_string(s: &str) -> bool {
 }
 
 /// A validated code challenge and its method, bound to an authorization code.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeChallenge {
     value: Box<str>,
     method: ChallengeMethod,

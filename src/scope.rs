@@ -24,8 +24,22 @@ pub(crate) fn is_scope_token(token: &str) -> bool {
 /// assert!(s.contains("read"));
 /// assert!(ScopeSet::parse("a\"b").is_err());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ScopeSet(Box<str>);
+
+impl TryFrom<String> for ScopeSet {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, ConfigError> {
+        ScopeSet::parse(&s)
+    }
+}
+
+impl From<ScopeSet> for String {
+    fn from(s: ScopeSet) -> String {
+        s.0.into()
+    }
+}
 
 impl ScopeSet {
     /// The empty set.

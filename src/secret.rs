@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq as _;
 /// The SHA-256 digest of a secret value: what stores keep instead of the secret itself.
 ///
 /// Digests are compared in constant time. `Debug` shows only that it is a digest.
-#[derive(Clone, Copy, Eq)]
+#[derive(Clone, Copy, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {

@@ -34,7 +34,9 @@ impl<T: ClientStore + ?Sized> ClientStore for Arc<T> {
 
 /// Identifies one authorization: everything issued from one code (its access and refresh
 /// tokens) shares a `GrantId`, so that all of it can be revoked at once.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct GrantId([u8; 16]);
 
 impl GrantId {
@@ -67,7 +69,7 @@ impl fmt::Debug for GrantId {
 }
 
 /// How the end-user was authenticated, as the host reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndUser {
     /// The subject identifier (OIDC Core §2 `sub`): stable, never reassigned, at most 255
     /// ASCII characters.
@@ -93,7 +95,7 @@ impl EndUser {
 }
 
 /// What an authorization code is bound to (RFC 6749 §4.1.2, §10.5; RFC 7636 §4.4).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CodeGrant {
     /// The authorization this code starts.
@@ -129,7 +131,7 @@ pub enum CodeRedemption {
 }
 
 /// An opaque access token's record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AccessTokenRecord {
     /// The authorization the token was issued from.
@@ -148,7 +150,7 @@ pub struct AccessTokenRecord {
 
 /// A refresh token's record (RFC 6749 §6). Every rotation creates a new record in the same
 /// family; the family is the [`GrantId`] of the authorization it came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefreshTokenRecord {
     /// The authorization (and refresh-token family) this token belongs to.
@@ -218,7 +220,7 @@ pub enum Rotation {
 
 /// A validated authorization request, kept while the user signs in or consents (DESIGN
 /// decision 6: it is never re-read from data the browser could alter).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AuthorizationRequest {
     /// The client.
@@ -257,7 +259,7 @@ impl AuthorizationRequest {
 
 /// How the authorization response is delivered (OAuth 2.0 Multiple Response Type Encoding
 /// Practices §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ResponseMode {
     /// Parameters in the redirect URI's query (the default for `code`).
@@ -270,7 +272,7 @@ pub enum ResponseMode {
 }
 
 /// The OIDC `prompt` parameter (OIDC Core §3.1.2.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Prompt {
     /// `none`: no UI may be shown.
     pub none: bool,
@@ -281,7 +283,7 @@ pub struct Prompt {
 }
 
 /// A pending authorization: the validated request, and how far the user has got.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PendingAuthorization {
     /// The validated request.
@@ -299,6 +301,11 @@ pub struct PendingAuthorization {
 
 /// Stores grants: authorization codes, opaque access tokens, revocations and pending
 /// authorizations. All keys are [`TokenDigest`]s: the raw values never reach the store.
+///
+/// Every record ([`CodeGrant`], [`AccessTokenRecord`], [`RefreshTokenRecord`],
+/// [`PendingAuthorization`]) is `serde::Serialize + Deserialize`, so a database store can keep
+/// each one as a JSON document beside its digest key; values read back are validated again
+/// (scopes, error descriptions).
 ///
 /// # Contract
 /// * [`redeem_code`](Self::redeem_code) **must** be atomic: of any number of concurrent calls
@@ -477,5 +484,109 @@ impl<T: GrantStore + ?Sized> GrantStore for Arc<T> {
         now: u64,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         (**self).take_interaction(id, now).await
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+    use crate::error::{ErrorCode, ProtocolError};
+
+    /// A value survives a JSON round trip unchanged (compared by its JSON form).
+    fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        let json = serde_json::to_string(value).unwrap();
+        let back: T = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        back
+    }
+
+    #[test]
+    fn records_round_trip_through_json_for_database_stores() {
+        let user = EndUser {
+            subject: "alice".into(),
+            auth_time: 1,
+            acr: Some("urn:mace:incommon:iap:silver".into()),
+            amr: vec!["pwd".into()],
+        };
+        let scope = ScopeSet::parse("openid read").unwrap();
+        let challenge = CodeChallenge::parse(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            Some("S256"),
+            false,
+        )
+        .unwrap();
+        let grant_id = GrantId::generate();
+        let code = CodeGrant {
+            grant_id,
+            client_id: "c".into(),
+            redirect_uri: "https://c.example/cb".into(),
+            scope: scope.clone(),
+            user: user.clone(),
+            nonce: Some("n".into()),
+            code_challenge: Some(challenge.clone()),
+            issued_at: 1,
+            expires_at: 61,
+        };
+        let back = round_trip(&code);
+        assert_eq!(back.grant_id, grant_id);
+        assert_eq!(back.code_challenge, Some(challenge.clone()));
+        assert_eq!(back.user, user);
+        round_trip(&AccessTokenRecord {
+            grant_id,
+            client_id: "c".into(),
+            subject: None,
+            scope: scope.clone(),
+            issued_at: 1,
+            expires_at: 2,
+        });
+        round_trip(&RefreshTokenRecord::new(
+            grant_id,
+            "c",
+            user.clone(),
+            scope.clone(),
+            1,
+            2,
+            3,
+        ));
+        let pending = PendingAuthorization {
+            request: AuthorizationRequest {
+                client_id: "c".into(),
+                redirect_uri: "https://c.example/cb".into(),
+                response_mode: ResponseMode::FormPost,
+                scope,
+                state: Some("s".into()),
+                nonce: None,
+                code_challenge: Some(challenge),
+                prompt: Prompt {
+                    none: false,
+                    login: true,
+                    consent: false,
+                },
+                max_age: Some(0),
+                requested_at: 1,
+                id_token_hint_subject: Some("alice".into()),
+            },
+            subject: Some("alice".into()),
+            csrf: Some(TokenDigest::of("csrf")),
+            expires_at: 600,
+            deferred_error: Some(ProtocolError::new(ErrorCode::InvalidScope, "bad scope")),
+        };
+        let back = round_trip(&pending);
+        assert!(back.csrf.unwrap().matches(&TokenDigest::of("csrf")));
+        assert_eq!(back.deferred_error.unwrap().code(), ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn stored_values_are_validated_on_the_way_back() {
+        assert!(serde_json::from_str::<ScopeSet>(r#""a\"b""#).is_err());
+        let e: ProtocolError = serde_json::from_str(
+            r#"{"code":"invalid_request","description":"bad\u0000\"x","retry_after":null}"#,
+        )
+        .unwrap();
+        assert_eq!(e.description(), "bad??x");
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::UnsupportedTokenType).unwrap(),
+            r#""unsupported_token_type""#
+        );
     }
 }
