@@ -91,8 +91,8 @@ async fn sec_57_reuse_revokes_the_family() {
     assert!(!access_token_active(&h, &at1).await, "AT1 survived reuse");
 }
 
-/// Two concurrent uses of one refresh token: exactly one succeeds (RFC 9700 §4.14.2); the
-/// other is treated as reuse.
+/// Eight concurrent uses of one refresh token: exactly one succeeds (RFC 9700 §4.14.2); the
+/// others are treated as reuse, which revokes the family, the winner's successor included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sec_57_concurrent_rotation_has_exactly_one_successor() {
     let h = always();
@@ -111,16 +111,23 @@ async fn sec_57_concurrent_rotation_has_exactly_one_successor() {
                 server.token(req).await
             }));
         }
-        let mut ok = 0;
+        let mut successors = Vec::new();
         for t in tasks {
             let r = t.await.unwrap();
             if r.status() == 200 {
-                ok += 1;
+                let j = assert_token_ok(&r);
+                successors.push(j["refresh_token"].as_str().unwrap().to_owned());
             } else {
                 assert_token_err(&r, 400, "invalid_grant");
             }
         }
-        assert_eq!(ok, 1, "exactly one rotation must win");
+        assert_eq!(successors.len(), 1, "exactly one rotation must win");
+        // The losers presented a rotated token: reuse, so the family (the winner's successor
+        // included) is revoked.
+        let r = h
+            .token(&refresh_body(&successors[0], ""), Some(B_CONF))
+            .await;
+        assert_token_err(&r, 400, "invalid_grant");
     }
 }
 
