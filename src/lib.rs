@@ -79,6 +79,8 @@ mod scope;
 mod secret;
 mod server;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod throttle;
 pub mod token;
 

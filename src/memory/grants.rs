@@ -144,6 +144,51 @@ impl MemoryGrantStore {
         }
     }
 
+    /// The number of entries held, of every kind: codes (live or spent), access tokens,
+    /// refresh tokens (live or rotated), grant revocations, client assertion ids and pending
+    /// authorizations. Expired entries count until a sweep removes them (see
+    /// [`purge_expired`](Self::purge_expired)); for tests and metrics.
+    pub fn len(&self) -> usize {
+        self.fold(|s| {
+            s.codes.len()
+                + s.access_tokens.len()
+                + s.refresh_tokens.len()
+                + s.revoked.len()
+                + s.assertion_ids.len()
+                + s.interactions.len()
+        })
+    }
+
+    /// Whether the store holds no entry at all (see [`len`](Self::len)).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many entries the store's maps can hold without growing (a lower bound, summed over
+    /// every kind and shard): roughly what its memory is sized for. A sweep removes expired
+    /// entries but does not shrink the maps, so after a burst their memory stays at the
+    /// burst's peak while [`len`](Self::len) falls. For tests and metrics.
+    pub fn capacity(&self) -> usize {
+        self.fold(|s| {
+            s.codes.capacity()
+                + s.access_tokens.capacity()
+                + s.refresh_tokens.capacity()
+                + s.revoked.capacity()
+                + s.assertion_ids.capacity()
+                + s.interactions.capacity()
+        })
+    }
+
+    fn fold(&self, count: impl Fn(&Shard) -> usize) -> usize {
+        self.shards
+            .iter()
+            .map(|s| match s.lock() {
+                Ok(g) => count(&g),
+                Err(poisoned) => count(&poisoned.into_inner()),
+            })
+            .sum()
+    }
+
     fn is_revoked(&self, grant: &GrantId, now: u64) -> bool {
         self.shard(grant.as_bytes())
             .revoked
