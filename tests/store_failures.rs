@@ -322,29 +322,16 @@ async fn resume_store_code_failure_redirects_server_error_rfc6749_4_1_2_1() {
     assert_server_error_redirect(&r);
 }
 
-/// KNOWN DEVIATION from DESIGN decision 5, pinned so that a fix shows up here: when spending
-/// the pending authorization fails (`take_interaction` returns an error), the resume endpoint
-/// answers the same `400` page as for an expired or already used sign-in, and the store error
-/// is not logged (`finish_pending` maps `Err` to `false`). Nothing reaches the client and no
-/// code is issued, so it is not unsafe, but the user is told to start again and the operator
-/// sees nothing. Expected after a fix: a `500` page (or `error=server_error` to the client)
-/// and a `tracing` error.
+/// Spending the pending authorization fails (`take_interaction` returns an error): the
+/// client gets `error=server_error` at its verified redirect URI (DESIGN decision 5), not the
+/// "expired sign-in" page, and no code is issued.
 #[tokio::test]
-async fn resume_take_interaction_failure_is_answered_as_an_expired_sign_in() {
+async fn resume_take_interaction_failure_is_server_error_redirect() {
     let rig = rig();
     let id = login_interaction(&rig.h.authorize_no_session(&authz(&[])).await);
     rig.grants.fail(GrantOp::TakeInteraction);
     let r = resume_get(&rig, &id, Some(&rig.h.alice_cookie)).await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{r:?}");
-    assert!(r.headers().get(header::LOCATION).is_none());
-    let body = String::from_utf8_lossy(r.body());
-    assert!(
-        body.contains(
-            "this sign-in has expired or was already completed; start again from the application"
-        ),
-        "{body}"
-    );
-    assert!(body.contains("<code>invalid_request</code>"), "{body}");
+    assert_server_error_redirect(&r);
     assert_eq!(rig.grants.failures(), 1);
     assert_eq!(rig.h.grants.counts().0, 0, "no code was issued");
     assert_no_leak(&r);

@@ -479,8 +479,10 @@ impl AuthorizationServer {
             Err(e) => return self.host_failure(&reply, &e),
         };
         if let Some(err) = deferred_error {
-            if resumed && !self.finish_pending(&interaction, now).await {
-                return self.expired_page();
+            if resumed {
+                if let Some(refused) = self.finish_pending(&interaction, now, &reply).await {
+                    return refused;
+                }
             }
             tracing::info!(target: TARGET, client_id = client.id(), "untrusted client's error redirected after sign-in");
             return self.error_redirect(&reply, &err);
@@ -515,8 +517,10 @@ impl AuthorizationServer {
         let granted = match self.inner.consent.consent(&consent_request).await {
             Ok(Consent::Granted(scope)) => request.scope.intersection(&scope),
             Ok(Consent::Denied) => {
-                if resumed && !self.finish_pending(&interaction, now).await {
-                    return self.expired_page();
+                if resumed {
+                    if let Some(refused) = self.finish_pending(&interaction, now, &reply).await {
+                        return refused;
+                    }
                 }
                 return self.error_redirect(
                     &reply,
@@ -539,8 +543,10 @@ impl AuthorizationServer {
             }
             Err(e) => return self.host_failure(&reply, &e),
         };
-        if resumed && !self.finish_pending(&interaction, now).await {
-            return self.expired_page();
+        if resumed {
+            if let Some(refused) = self.finish_pending(&interaction, now, &reply).await {
+                return refused;
+            }
         }
         self.issue_code(client, &request, user, granted, now).await
     }
@@ -582,15 +588,26 @@ impl AuthorizationServer {
         }
     }
 
-    /// Spends a pending authorization; `false` when another request already did.
-    async fn finish_pending(&self, interaction: &Interaction, now: u64) -> bool {
-        matches!(
-            self.inner
-                .grants
-                .take_interaction(&interaction.id_value().digest(), now)
-                .await,
-            Ok(Some(_))
-        )
+    /// Spends a pending authorization.
+    /// `None` when this request took it; otherwise the answer: the expired page when another
+    /// request already did (or it expired), `server_error` when the store failed (DESIGN
+    /// decision 5).
+    async fn finish_pending(
+        &self,
+        interaction: &Interaction,
+        now: u64,
+        reply: &ReplyTo<'_>,
+    ) -> Option<HttpResponse> {
+        match self
+            .inner
+            .grants
+            .take_interaction(&interaction.id_value().digest(), now)
+            .await
+        {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(self.expired_page()),
+            Err(e) => Some(self.host_failure(reply, &e)),
+        }
     }
 
     async fn issue_code(
@@ -784,8 +801,8 @@ impl AuthorizationServer {
             }
             Err(e) => return self.host_failure(&reply, &e),
         };
-        if !self.finish_pending(&interaction, now).await {
-            return self.expired_page();
+        if let Some(refused) = self.finish_pending(&interaction, now, &reply).await {
+            return refused;
         }
         match decision {
             "allow" => {
