@@ -115,6 +115,67 @@ pub use store::{
 pub use throttle::{ClientAddr, FailureLimit};
 pub use token::{KeyError, KeySet, SigningAlgorithm, SigningKey};
 
+/// Hooks for the fuzz targets in `fuzz/` and the property tests in `tests/`: crate-private
+/// parsers, reachable only with the `fuzzing` cargo feature (off by default). Not part of the
+/// API: anything here may change or go away in any release.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::error::ProtocolError;
+    use crate::params::{Params, ParseLimits};
+
+    /// The query and form parser, run on `input` with the given limits.
+    pub fn parse_params(
+        input: &[u8],
+        max_params: usize,
+        max_value_len: usize,
+    ) -> Result<ParsedParams<'_>, ProtocolError> {
+        let limits = ParseLimits {
+            max_params,
+            max_value_len,
+        };
+        Params::parse(input, limits).map(ParsedParams)
+    }
+
+    /// What [`parse_params`] accepted.
+    #[derive(Debug)]
+    pub struct ParsedParams<'a>(Params<'a>);
+
+    /// A parameter occurs more than once.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Repeated;
+
+    impl ParsedParams<'_> {
+        /// Every decoded pair, in order.
+        pub fn pairs(&self) -> Vec<(&str, &str)> {
+            self.0.pairs().collect()
+        }
+
+        /// A parameter's value as the endpoints read it: `None` when absent or empty.
+        pub fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
+            self.0.get(name).map_err(|_| Repeated)
+        }
+    }
+
+    /// Form-urlencodes one value (RFC 6749 Appendix B).
+    pub fn form_encode(value: &str) -> String {
+        let mut out = String::new();
+        crate::params::encode_into(&mut out, value);
+        out
+    }
+
+    /// The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1).
+    pub fn basic_credentials(value: &http::HeaderValue) -> Result<(String, String), ProtocolError> {
+        crate::endpoint::client_auth::basic_credentials(value)
+    }
+
+    /// The URI an authorization response sends the browser to: `base` with `params` in its
+    /// query or fragment.
+    pub fn redirect_with_params(base: &str, fragment: bool, params: &[(&str, &str)]) -> String {
+        crate::RedirectUri::with_params(base, fragment, params)
+    }
+}
+
 /// The README's examples, run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -26,7 +26,11 @@ impl<'a> Params<'a> {
     /// Parses `input`. Fails with `invalid_request` on a malformed percent escape, on bytes
     /// that are not UTF-8 after decoding, or when a limit is exceeded.
     pub(crate) fn parse(input: &'a [u8], limits: ParseLimits) -> Result<Self, ProtocolError> {
-        let mut pairs = Vec::new();
+        // Most requests carry at most eight parameters: sized once for them.
+        let mut pairs = Vec::with_capacity(8);
+        // One UTF-8 check of the whole input, so that a component needing no decoding is
+        // borrowed from it without a check of its own.
+        let text = std::str::from_utf8(input).ok();
         for piece in input.split(|b| *b == b'&') {
             if piece.is_empty() {
                 continue;
@@ -47,7 +51,10 @@ impl<'a> Params<'a> {
                     "a parameter is too long",
                 ));
             }
-            pairs.push((decode(name)?, decode(value)?));
+            pairs.push((
+                decode_part(text, input, name)?,
+                decode_part(text, input, value)?,
+            ));
         }
         Ok(Params { pairs })
     }
@@ -80,11 +87,38 @@ impl<'a> Params<'a> {
     pub(crate) fn first_duplicate(&self, names: &[&'static str]) -> Option<&'static str> {
         names.iter().copied().find(|n| self.get(n).is_err())
     }
+
+    /// Every pair, in order (for the `fuzzing` feature's hooks in `crate::__fuzz`).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (&**k, &**v))
+    }
 }
 
 /// A parameter was given more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Duplicate;
+
+/// [`decode`] of `part`, a slice of `input`: without escapes, and with `text` (all of `input`,
+/// already checked as UTF-8), it is the same bytes of `text`, borrowed as they are.
+fn decode_part<'a>(
+    text: Option<&'a str>,
+    input: &'a [u8],
+    part: &'a [u8],
+) -> Result<Cow<'a, str>, ProtocolError> {
+    if let Some(text) = text {
+        if !part.iter().any(|b| *b == b'%' || *b == b'+') {
+            // `part` may also be a constant (an absent value), not a slice of `input`.
+            let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize);
+            if let Some(s) = start.and_then(|start| text.get(start..start + part.len())) {
+                if s.as_bytes() == part {
+                    return Ok(Cow::Borrowed(s));
+                }
+            }
+        }
+    }
+    decode(part)
+}
 
 /// Decodes one form-urlencoded component: `+` is a space and `%XY` a byte. Strict: a `%` not
 /// followed by two hex digits, or a result that is not UTF-8, is an error.

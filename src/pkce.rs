@@ -100,6 +100,15 @@ impl CodeChallenge {
         })
     }
 
+    /// A challenge as [`parse`](Self::parse) accepted it earlier (a store reading back what it
+    /// kept): trusted, not checked again.
+    pub(crate) fn from_stored(value: &str, method: ChallengeMethod) -> Self {
+        CodeChallenge {
+            value: value.into(),
+            method,
+        }
+    }
+
     /// The method.
     pub fn method(&self) -> ChallengeMethod {
         self.method

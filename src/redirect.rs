@@ -87,6 +87,16 @@ impl RedirectUri {
                 if host.is_empty() {
                     return Err(err("must have a host"));
                 }
+                // RFC 3986 §3.2.3: nothing but a port may follow the host.
+                let port = &authority[host.len()..];
+                if !port.is_empty()
+                    && !port.strip_prefix(':').is_some_and(|digits| {
+                        (1..=5).contains(&digits.len())
+                            && digits.bytes().all(|b| b.is_ascii_digit())
+                    })
+                {
+                    return Err(err("must have a numeric port, if any, after the host"));
+                }
                 if scheme == "http" {
                     if !is_loopback_host(host) {
                         return Err(err(
@@ -164,7 +174,9 @@ impl RedirectUri {
         } else {
             '?'
         };
-        if !fragment && (base.ends_with('?') || base.ends_with('&')) {
+        // A query that is empty or ends with `&` takes the first parameter as it is; a `&` at
+        // the end of a URI without a query is part of its path.
+        if !fragment && base.contains('?') && (base.ends_with('?') || base.ends_with('&')) {
             sep = '\0';
         }
         for (name, value) in params {

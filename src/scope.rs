@@ -83,6 +83,12 @@ impl ScopeSet {
         Ok(out.finish())
     }
 
+    /// A set from its wire form as [`as_str`](Self::as_str) gave it (a store reading back what
+    /// it kept): trusted, not checked again.
+    pub(crate) fn from_wire(s: &str) -> Self {
+        ScopeSet(s.into())
+    }
+
     /// Whether `scope` is in the set.
     pub fn contains(&self, scope: &str) -> bool {
         self.iter().any(|s| s == scope)

@@ -99,6 +99,12 @@ macro_rules! secret_type {
             pub fn digest(&self) -> TokenDigest {
                 TokenDigest::of(&self.0)
             }
+
+            /// The value itself, moved out (for a response that sends it, without a copy).
+            #[allow(dead_code)]
+            pub(crate) fn into_exposed(self) -> String {
+                self.0
+            }
         }
 
         impl std::fmt::Debug for $name {

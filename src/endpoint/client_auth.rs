@@ -160,6 +160,20 @@ fn presented<'a>(
     }
 }
 
+/// The client id and secret an `Authorization` header presents, read exactly as the token
+/// endpoint reads them (for the `fuzzing` feature's hooks in `crate::__fuzz`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn basic_credentials(
+    value: &http::HeaderValue,
+) -> Result<(String, String), ProtocolError> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, value.clone());
+    match presented(&headers, &Params::default(), true)? {
+        Presented::Basic { id, secret } => Ok((id.into_owned(), secret.expose().to_owned())),
+        _ => Err(failed()),
+    }
+}
+
 /// The claims of a client assertion (RFC 7523 §3).
 #[derive(serde::Deserialize)]
 struct AssertionClaims {

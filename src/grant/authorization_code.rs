@@ -148,7 +148,7 @@ impl AuthorizationServer {
                     now,
                 )
                 .await?;
-            Some(token.expose().to_owned())
+            Some(token.into_exposed())
         } else {
             None
         };
@@ -163,7 +163,7 @@ impl AuthorizationServer {
             )
             .await?;
         Ok(TokenResponse {
-            access_token: access_token.expose().to_owned(),
+            access_token: access_token.into_exposed(),
             token_type: "Bearer",
             expires_in,
             refresh_token,

@@ -125,10 +125,10 @@ impl AuthorizationServer {
             )
             .await?;
         Ok(TokenResponse {
-            access_token: access_token.expose().to_owned(),
+            access_token: access_token.into_exposed(),
             token_type: "Bearer",
             expires_in,
-            refresh_token: Some(successor.expose().to_owned()),
+            refresh_token: Some(successor.into_exposed()),
             scope: scope.as_str().to_owned(),
             id_token,
         })

@@ -29,8 +29,9 @@ pub struct ConsentPage<'a> {
     pub csrf_token: &'a str,
 }
 
-/// (subject, client id) → the scopes consented to.
-type Remembered = HashMap<(Box<str>, Box<str>), ScopeSet>;
+/// subject → client id → the scopes consented to. Nested, so that a lookup borrows both keys
+/// instead of allocating a tuple of them.
+type Remembered = HashMap<Box<str>, HashMap<Box<str>, ScopeSet>>;
 
 type Renderer = dyn Fn(&ConsentPage<'_>) -> HttpResponse + Send + Sync;
 
@@ -76,7 +77,11 @@ impl MemoryConsent {
     /// Records that `subject` consented to `scope` for `client_id` (e.g. to seed tests).
     pub fn grant(&self, subject: &str, client_id: &str, scope: &ScopeSet) {
         let mut map = self.map();
-        let entry = map.entry((subject.into(), client_id.into())).or_default();
+        let entry = map
+            .entry(subject.into())
+            .or_default()
+            .entry(client_id.into())
+            .or_default();
         let mut merged = ScopeBuilder::default();
         for s in entry.iter().chain(scope.iter()) {
             merged.push(s);
@@ -86,9 +91,15 @@ impl MemoryConsent {
 
     /// The scopes `subject` has consented to for `client_id`.
     pub fn granted(&self, subject: &str, client_id: &str) -> Option<ScopeSet> {
+        self.map().get(subject)?.get(client_id).cloned()
+    }
+
+    /// Whether `subject` has consented to all of `scope` for `client_id`.
+    fn covers(&self, subject: &str, client_id: &str, scope: &ScopeSet) -> bool {
         self.map()
-            .get(&(Box::from(subject), Box::from(client_id)))
-            .cloned()
+            .get(subject)
+            .and_then(|clients| clients.get(client_id))
+            .is_some_and(|given| scope.is_subset_of(given))
     }
 }
 
@@ -123,12 +134,10 @@ pub(crate) fn default_page(p: &ConsentPage<'_>) -> HttpResponse {
 impl ConsentProvider for MemoryConsent {
     async fn consent(&self, request: &ConsentRequest<'_>) -> Result<Consent, StoreError> {
         let asked = &request.authorization().scope;
-        if !request.force_consent() {
-            if let Some(given) = self.granted(&request.user().subject, request.client().id()) {
-                if asked.is_subset_of(&given) {
-                    return Ok(Consent::Granted(asked.clone()));
-                }
-            }
+        if !request.force_consent()
+            && self.covers(&request.user().subject, request.client().id(), asked)
+        {
+            return Ok(Consent::Granted(asked.clone()));
         }
         let interaction = request.interaction();
         let page = ConsentPage {

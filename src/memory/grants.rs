@@ -5,10 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::error::StoreError;
+use crate::pkce::{ChallengeMethod, CodeChallenge};
+use crate::scope::ScopeSet;
 use crate::secret::TokenDigest;
 use crate::store::{
-    AccessTokenRecord, CodeGrant, CodeRedemption, GrantId, GrantStore, PendingAuthorization,
-    RefreshLookup, RefreshTokenRecord, Rotation,
+    AccessTokenRecord, CodeGrant, CodeRedemption, EndUser, GrantId, GrantStore,
+    PendingAuthorization, RefreshLookup, RefreshTokenRecord, Rotation,
 };
 
 const SHARDS: usize = 16;
@@ -35,9 +37,122 @@ impl Hasher for PrehashedHasher {
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedHasher>>;
 
+/// An authorization code's grant as stored: the fixed fields inline and every string packed
+/// into one heap block, so that an outstanding code costs its table slot and one allocation
+/// (BENCHMARKS.md, "memory per outstanding code"). Unpacked into a [`CodeGrant`] on redemption.
 struct CodeEntry {
-    grant: CodeGrant,
+    grant_id: GrantId,
+    issued_at: u64,
+    expires_at: u64,
+    auth_time: u64,
+    /// client id, redirect URI, scope and subject, then the nonce, the code challenge and the
+    /// `acr` when `flags` says they are present, then each `amr` value: each a little-endian
+    /// `u32` length and its UTF-8 bytes.
+    text: Box<[u8]>,
+    flags: u8,
     redeemed: bool,
+}
+
+const HAS_NONCE: u8 = 1;
+const HAS_CHALLENGE: u8 = 2;
+const HAS_ACR: u8 = 4;
+const PLAIN_CHALLENGE: u8 = 8;
+
+impl CodeEntry {
+    fn pack(grant: CodeGrant) -> CodeEntry {
+        let mut flags = 0;
+        let user = &grant.user;
+        let mut strings: Vec<&str> = vec![
+            &grant.client_id,
+            &grant.redirect_uri,
+            grant.scope.as_str(),
+            &user.subject,
+        ];
+        if let Some(nonce) = &grant.nonce {
+            flags |= HAS_NONCE;
+            strings.push(nonce);
+        }
+        if let Some(challenge) = &grant.code_challenge {
+            flags |= HAS_CHALLENGE;
+            if challenge.method() == ChallengeMethod::Plain {
+                flags |= PLAIN_CHALLENGE;
+            }
+            strings.push(challenge.as_str());
+        }
+        if let Some(acr) = &user.acr {
+            flags |= HAS_ACR;
+            strings.push(acr);
+        }
+        strings.extend(user.amr.iter().map(String::as_str));
+        let len = strings.iter().map(|s| 4 + s.len()).sum();
+        let mut text = Vec::with_capacity(len);
+        for s in strings {
+            // Every value came through a request or host code bounded far below 4 GiB.
+            text.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            text.extend_from_slice(s.as_bytes());
+        }
+        CodeEntry {
+            grant_id: grant.grant_id,
+            issued_at: grant.issued_at,
+            expires_at: grant.expires_at,
+            auth_time: user.auth_time,
+            text: text.into_boxed_slice(),
+            flags,
+            redeemed: false,
+        }
+    }
+
+    fn unpack(&self) -> CodeGrant {
+        let mut text = Packed(&self.text);
+        let client_id = text.next().into();
+        let redirect_uri = text.next().into();
+        let scope = ScopeSet::from_wire(text.next());
+        let subject = text.next().to_owned();
+        let nonce = (self.flags & HAS_NONCE != 0).then(|| text.next().into());
+        let code_challenge = (self.flags & HAS_CHALLENGE != 0).then(|| {
+            let method = if self.flags & PLAIN_CHALLENGE != 0 {
+                ChallengeMethod::Plain
+            } else {
+                ChallengeMethod::S256
+            };
+            CodeChallenge::from_stored(text.next(), method)
+        });
+        let acr = (self.flags & HAS_ACR != 0).then(|| text.next().to_owned());
+        let mut amr = Vec::new();
+        while !text.0.is_empty() {
+            amr.push(text.next().to_owned());
+        }
+        CodeGrant {
+            grant_id: self.grant_id,
+            client_id,
+            redirect_uri,
+            scope,
+            user: EndUser {
+                subject,
+                auth_time: self.auth_time,
+                acr,
+                amr,
+            },
+            nonce,
+            code_challenge,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// Reads back what [`CodeEntry::pack`] wrote.
+struct Packed<'a>(&'a [u8]);
+
+impl<'a> Packed<'a> {
+    fn next(&mut self) -> &'a str {
+        let (len, rest) = self.0.split_at_checked(4).unwrap_or((&[0; 4], &[]));
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let (value, rest) = rest.split_at_checked(len).unwrap_or((rest, &[]));
+        self.0 = rest;
+        // What pack wrote was a str.
+        std::str::from_utf8(value).unwrap_or_default()
+    }
 }
 
 struct RefreshEntry {
@@ -74,7 +189,7 @@ impl Shard {
             return;
         }
         self.next_sweep = now + SWEEP_INTERVAL;
-        self.codes.retain(|_, e| e.grant.expires_at >= now);
+        self.codes.retain(|_, e| e.expires_at >= now);
         self.access_tokens.retain(|_, r| r.expires_at >= now);
         self.refresh_tokens.retain(|_, e| e.keep_until() >= now);
         self.revoked.retain(|_, until| *until >= now);
@@ -201,15 +316,10 @@ impl MemoryGrantStore {
 impl GrantStore for MemoryGrantStore {
     async fn store_code(&self, code: TokenDigest, grant: CodeGrant) -> Result<(), StoreError> {
         let now = grant.issued_at;
+        let entry = CodeEntry::pack(grant);
         let mut shard = self.shard(code.as_bytes());
         shard.sweep(now);
-        shard.codes.insert(
-            code,
-            CodeEntry {
-                grant,
-                redeemed: false,
-            },
-        );
+        shard.codes.insert(code, entry);
         Ok(())
     }
 
@@ -220,11 +330,11 @@ impl GrantStore for MemoryGrantStore {
     ) -> Result<CodeRedemption, StoreError> {
         let mut shard = self.shard(code.as_bytes());
         Ok(match shard.codes.get_mut(code) {
-            Some(e) if e.grant.expires_at < now => CodeRedemption::NotFound,
-            Some(e) if e.redeemed => CodeRedemption::AlreadyRedeemed(e.grant.clone()),
+            Some(e) if e.expires_at < now => CodeRedemption::NotFound,
+            Some(e) if e.redeemed => CodeRedemption::AlreadyRedeemed(e.unpack()),
             Some(e) => {
                 e.redeemed = true;
-                CodeRedemption::Redeemed(e.grant.clone())
+                CodeRedemption::Redeemed(e.unpack())
             }
             None => CodeRedemption::NotFound,
         })
@@ -383,5 +493,64 @@ impl GrantStore for MemoryGrantStore {
             .interactions
             .remove(id)
             .filter(|p| p.expires_at >= now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(
+        nonce: bool,
+        challenge: Option<ChallengeMethod>,
+        acr: bool,
+        amr: &[&str],
+    ) -> CodeGrant {
+        let mut user = EndUser::new("alice-sub", 1_700_000_000);
+        user.acr = acr.then(|| "urn:acr:ü".to_owned());
+        user.amr = amr.iter().map(|s| s.to_string()).collect();
+        CodeGrant {
+            grant_id: GrantId::generate(),
+            client_id: "web-app".into(),
+            redirect_uri: "https://app.example/cb?x=é".into(),
+            scope: ScopeSet::parse("openid read").unwrap(),
+            user,
+            nonce: nonce.then(|| "n-0S6_WzA2Mj".into()),
+            code_challenge: challenge.map(|m| {
+                CodeChallenge::parse(
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    Some(m.as_str()),
+                    true,
+                )
+                .unwrap()
+            }),
+            issued_at: 10,
+            expires_at: 70,
+        }
+    }
+
+    /// A stored code reads back exactly as it was given, whatever is present.
+    #[test]
+    fn packed_codes_unpack_to_the_same_grant() {
+        for g in [
+            grant(false, None, false, &[]),
+            grant(true, Some(ChallengeMethod::S256), false, &[]),
+            grant(true, Some(ChallengeMethod::Plain), true, &["pwd", "otp"]),
+            grant(false, Some(ChallengeMethod::S256), true, &[""]),
+        ] {
+            let back = CodeEntry::pack(g.clone()).unpack();
+            assert_eq!(format!("{back:?}"), format!("{g:?}"));
+            assert_eq!(back.user, g.user);
+            assert_eq!(back.code_challenge, g.code_challenge);
+            assert_eq!(back.grant_id, g.grant_id);
+            assert_eq!(back.client_id, g.client_id);
+            assert_eq!(back.redirect_uri, g.redirect_uri);
+            assert_eq!(back.nonce, g.nonce);
+            assert_eq!(back.scope, g.scope);
+            assert_eq!(
+                (back.issued_at, back.expires_at),
+                (g.issued_at, g.expires_at)
+            );
+        }
     }
 }

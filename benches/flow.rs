@@ -1,0 +1,254 @@
+//! grantor's cost, in process, with the in-memory stores. See BENCHMARKS.md.
+//!
+//! * `flow/<kind>`: authorize (signed in, consent remembered) → code exchange
+//!   (client_secret_basic, PKCE S256) → one refresh; opaque access tokens, or JWT access and ID
+//!   tokens signed with RS256, ES256 or EdDSA.
+//! * `floor/<kind>`: only the hashes, random draws and signatures that flow needs.
+//! * `harness/request_io`: the request building and response reading the flow bench does.
+//! * `step/<endpoint>`: each step alone.
+//! * `oxide/…`: the same opaque flow on oxide-auth, with a SHA-256 and its default Argon2
+//!   secret check.
+//! * `threads/{1,2}`: the opaque flow on one and on two threads sharing one server.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use grantor::SigningAlgorithm;
+
+use common::oxide::Oxide;
+use common::{block_on, code_of, timed, tokens_of, Bench, Floor, Kind};
+
+fn flows(c: &mut Criterion) {
+    let mut flow = c.benchmark_group("flow");
+    for kind in Kind::ALL {
+        let bench = Bench::new(kind);
+        flow.bench_function(kind.name(), |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(bench.flow());
+                }
+                start.elapsed()
+            })
+        });
+    }
+    flow.finish();
+
+    let mut floor = c.benchmark_group("floor");
+    for kind in Kind::ALL {
+        let f = Floor::new(&Bench::new(kind));
+        floor.bench_function(kind.name(), |b| b.iter(|| black_box(f.run())));
+    }
+    floor.finish();
+
+    let bench = Bench::new(Kind::Opaque);
+    let harness = common::Harness::new(&bench);
+    c.bench_function("harness/request_io", |b| {
+        b.iter(|| black_box(harness.run(&bench)))
+    });
+}
+
+fn steps(c: &mut Criterion) {
+    let mut g = c.benchmark_group("step");
+    let bench = Bench::new(Kind::Opaque);
+    let server = &bench.server;
+    g.bench_function("authorize", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.authorize_request(),
+                |r| block_on(server.authorize(r)),
+            )
+        })
+    });
+    g.bench_function("token", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.exchange_request(&bench.authorize()),
+                |r| block_on(server.token(r)),
+            )
+        })
+    });
+    g.bench_function("refresh", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
+                |r| block_on(server.token(r)),
+            )
+        })
+    });
+    g.bench_function("client_credentials", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.client_credentials_request(),
+                |r| block_on(server.token(r)),
+            )
+        })
+    });
+    g.bench_function("introspect", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            let (at, _) = bench.flow();
+            timed(
+                iters,
+                || bench.introspection_request(&at),
+                |r| block_on(server.introspect(r)),
+            )
+        })
+    });
+    for kind in [Kind::OpaqueOidc, Kind::Jwt(SigningAlgorithm::EdDSA)] {
+        let bench = Bench::new(kind);
+        g.bench_function(format!("userinfo_{}", kind.name()), |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                let (at, _) = bench.flow();
+                timed(
+                    iters,
+                    || bench.userinfo_request(&at),
+                    |r| block_on(bench.server.userinfo(r)),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+fn versus_oxide(c: &mut Criterion) {
+    let mut g = c.benchmark_group("oxide");
+    g.bench_function("flow_sha256", |b| {
+        b.iter_custom(|iters| {
+            let mut oxide = Oxide::new(true);
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(oxide.flow());
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+    // ~0.2 s per token request: ten single-iteration samples.
+    let mut g = c.benchmark_group("oxide_default");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("flow_argon2", |b| {
+        let mut oxide = Oxide::new(false);
+        b.iter(|| black_box(oxide.flow()))
+    });
+    g.finish();
+}
+
+/// Runs `work` `iters` times on each of `n` threads at once; the slowest thread's time.
+fn on_threads(n: u64, iters: u64, work: impl Fn() + Sync) -> Duration {
+    let barrier = Barrier::new(n as usize);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        work();
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .max()
+            .unwrap()
+    })
+}
+
+fn threads(c: &mut Criterion) {
+    // The control: the flow's crypto floor shares nothing between threads, so its scaling is
+    // what the machine allows (two cores shared with other work).
+    let mut g = c.benchmark_group("threads_floor");
+    let floor = Floor::new(&Bench::new(Kind::Opaque));
+    for n in [1u64, 2] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(n.to_string(), |b| {
+            b.iter_custom(|iters| {
+                on_threads(n, iters, || {
+                    black_box(floor.run());
+                })
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("threads");
+    let bench = Bench::new(Kind::Opaque);
+    for n in [1u64, 2] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(n.to_string(), |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                on_threads(n, iters, || {
+                    black_box(bench.flow());
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Every flow answers what it should (run once, also in `cargo test --benches`).
+fn sanity() {
+    for kind in Kind::ALL {
+        let bench = Bench::new(kind);
+        let [a, e, r] = bench.flow_responses();
+        code_of(&a);
+        for t in [&e, &r] {
+            let (at, rt) = tokens_of(t);
+            assert!(!rt.is_empty());
+            assert_eq!(
+                at.matches('.').count(),
+                if kind == Kind::Opaque { 0 } else { 2 }
+            );
+            let id_token = common::json_str(t.body(), "id_token");
+            assert_eq!(id_token.is_some(), kind != Kind::Opaque);
+        }
+    }
+    let bench = Bench::new(Kind::Opaque);
+    let (at, _) = bench.flow();
+    let r = block_on(bench.server.introspect(bench.introspection_request(&at)));
+    assert!(r.body().starts_with(br#"{"active":true"#), "{r:?}");
+    tokens_of(&block_on(
+        bench.server.token(bench.client_credentials_request()),
+    ));
+    for kind in [Kind::OpaqueOidc, Kind::Jwt(SigningAlgorithm::EdDSA)] {
+        let bench = Bench::new(kind);
+        let (at, _) = bench.flow();
+        let r = block_on(bench.server.userinfo(bench.userinfo_request(&at)));
+        assert!(r.status().is_success(), "{r:?}");
+        assert!(common::json_str(r.body(), "sub").is_some());
+    }
+    let mut oxide = Oxide::new(true);
+    oxide.flow();
+}
+
+fn all(c: &mut Criterion) {
+    sanity();
+    flows(c);
+    steps(c);
+    versus_oxide(c);
+    threads(c);
+}
+
+criterion_group!(benches, all);
+criterion_main!(benches);

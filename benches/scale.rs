@@ -1,0 +1,165 @@
+//! The opaque flow and its steps with 1,000,000 outstanding codes and 1,000,000 issued grants
+//! in the store, against an empty store; and the memory each takes. See BENCHMARKS.md.
+//!
+//! Memory is the growth of the process's resident set (/proc/self/statm) while the store
+//! fills: what the allocator really holds, hash-table slack and allocation headers included.
+//! Without `--bench`, or with `--test` (as in `cargo test --benches`, `cargo bench -- --test`),
+//! it fills 2,000 of each, not 1,000,000 (`GRANTOR_BENCH_GRANTS` sets the number).
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::Criterion;
+
+use common::{block_on, timed, Bench, Kind, T0};
+
+/// Where the prefill happens: its entries outlive every purge the benches make at `T0`.
+const PREFILL_AT: u64 = T0 + 100_000_000;
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Fills `bench`'s store with `n` outstanding codes, then `n` exchanged grants (a spent code,
+/// an access token and a refresh token each), printing the memory each took; returns the bytes
+/// per code and per exchanged grant.
+fn prefill(bench: &Bench, n: u64) -> (f64, f64) {
+    bench.clock.set(PREFILL_AT);
+    let steps = 4;
+    let mut last = rss_bytes();
+    let start = rss_bytes();
+    let t = Instant::now();
+    for step in 1..=steps {
+        for _ in 0..n / steps {
+            black_box(bench.authorize());
+        }
+        let now = rss_bytes();
+        println!(
+            "memory: {:>8} outstanding codes: {:>6.0} B per code over the last {} ({:.0} B on average)",
+            n / steps * step,
+            (now - last) as f64 / (n / steps) as f64,
+            n / steps,
+            (now - start) as f64 / (n / steps * step) as f64,
+        );
+        last = now;
+    }
+    let codes = rss_bytes();
+    println!(
+        "memory: {n} outstanding codes: {:.0} B per code; filled in {:.1?}",
+        (codes - start) as f64 / n as f64,
+        t.elapsed()
+    );
+    let t = Instant::now();
+    for _ in 0..n {
+        let code = bench.authorize();
+        black_box(bench.exchange(&code));
+    }
+    let grants = rss_bytes();
+    println!(
+        "memory: {n} exchanged grants (spent code + access token + refresh token): {:.0} B per grant; filled in {:.1?}",
+        (grants - codes) as f64 / n as f64,
+        t.elapsed()
+    );
+    bench.clock.set(T0);
+    (
+        (codes - start) as f64 / n as f64,
+        (grants - codes) as f64 / n as f64,
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let full_run = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
+    let n: u64 = std::env::var("GRANTOR_BENCH_GRANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full_run { 1_000_000 } else { 2_000 });
+    let empty = Bench::new(Kind::Opaque);
+    let full = Bench::new(Kind::Opaque);
+    // Warm both (allocator, lazily built state) before measuring memory.
+    black_box(empty.flow());
+    black_box(full.flow());
+    let (per_code, per_grant) = prefill(&full, n);
+    if full_run {
+        // For benches/summary.py, next to criterion's own results.
+        let _ = std::fs::create_dir_all("target/criterion");
+        let _ = std::fs::write(
+            "target/criterion/memory.json",
+            format!(
+                r#"{{"grants":{n},"bytes_per_code":{per_code:.0},"bytes_per_exchanged_grant":{per_grant:.0}}}"#
+            ),
+        );
+    }
+
+    let mut c = Criterion::default().configure_from_args();
+    let label = if n == 1_000_000 {
+        "1M".to_owned()
+    } else {
+        n.to_string()
+    };
+    for (name, bench) in [("empty", &empty), (label.as_str(), &full)] {
+        let mut g = c.benchmark_group(format!("scale_{name}"));
+        let server = &bench.server;
+        g.bench_function("flow", |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(bench.flow());
+                }
+                start.elapsed()
+            })
+        });
+        g.bench_function("authorize", |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                timed(
+                    iters,
+                    || bench.authorize_request(),
+                    |r| block_on(server.authorize(r)),
+                )
+            })
+        });
+        g.bench_function("token", |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                timed(
+                    iters,
+                    || bench.exchange_request(&bench.authorize()),
+                    |r| block_on(server.token(r)),
+                )
+            })
+        });
+        g.bench_function("refresh", |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                timed(
+                    iters,
+                    || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
+                    |r| block_on(server.token(r)),
+                )
+            })
+        });
+        g.bench_function("introspect", |b| {
+            b.iter_custom(|iters| {
+                bench.reset();
+                let (at, _) = bench.flow();
+                timed(
+                    iters,
+                    || bench.introspection_request(&at),
+                    |r| block_on(server.introspect(r)),
+                )
+            })
+        });
+        g.finish();
+    }
+    c.final_summary();
+}
