@@ -100,6 +100,11 @@ impl Throttle {
         }
     }
 
+    /// Whether any key is tracked (a cheap check before computing a key).
+    pub(crate) fn tracking(&self) -> bool {
+        self.limit.is_some() && self.tracked.load(Ordering::Relaxed) > 0
+    }
+
     /// `Some(seconds)` when `key` is locked out at `now`: how long until it may try again.
     pub(crate) fn retry_after(&self, key: &TokenDigest, now: u64) -> Option<u64> {
         let limit = self.limit?;

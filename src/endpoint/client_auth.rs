@@ -291,11 +291,16 @@ impl AuthorizationServer {
             Presented::Assertion { id, .. } => (id.as_str(), ClientAuthMethod::PrivateKeyJwt, None),
         };
         let throttle = &self.inner.throttle;
-        let key = crate::throttle::Throttle::key(id, extensions.get::<crate::ClientAddr>());
+        // The key is a digest: computed only when a failure is tracked or recorded, so a
+        // server without recent failures spends nothing on it.
+        let addr = extensions.get::<crate::ClientAddr>();
+        let key = || crate::throttle::Throttle::key(id, addr);
         let now = self.inner.clock.now();
-        if let Some(seconds) = throttle.retry_after(&key, now) {
-            tracing::info!(target: TARGET, retry_after = seconds, "client authentication throttled");
-            return Err(ProtocolError::throttled(seconds));
+        if throttle.tracking() {
+            if let Some(seconds) = throttle.retry_after(&key(), now) {
+                tracing::info!(target: TARGET, retry_after = seconds, "client authentication throttled");
+                return Err(ProtocolError::throttled(seconds));
+            }
         }
         let client = match self.inner.clients.client(id).await {
             Ok(c) => c,
@@ -310,7 +315,7 @@ impl AuthorizationServer {
                 let _ = s.digest().matches(&TokenDigest::from_bytes([0; 32]));
             }
             tracing::info!(target: TARGET, "client authentication failed: unknown client");
-            throttle.failure(key, now);
+            throttle.failure(key(), now);
             return Err(failed());
         };
         let ok = client.auth_method() == method
@@ -329,10 +334,12 @@ impl AuthorizationServer {
                 registered = client.auth_method().as_str(),
                 "client authentication failed"
             );
-            throttle.failure(key, now);
+            throttle.failure(key(), now);
             return Err(failed());
         }
-        throttle.success(&key);
+        if throttle.tracking() {
+            throttle.success(&key());
+        }
         Ok(client)
     }
 }
