@@ -20,7 +20,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use grantor::SigningAlgorithm;
 
 use common::oxide::Oxide;
-use common::{block_on, code_of, timed, tokens_of, Bench, Floor, Kind};
+use common::{block_on, code_of, store_steps, timed, tokens_of, Bench, Floor, Kind};
 
 fn flows(c: &mut Criterion) {
     let mut flow = c.benchmark_group("flow");
@@ -57,36 +57,7 @@ fn steps(c: &mut Criterion) {
     let mut g = c.benchmark_group("step");
     let bench = Bench::new(Kind::Opaque);
     let server = &bench.server;
-    g.bench_function("authorize", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.authorize_request(),
-                |r| block_on(server.authorize(r)),
-            )
-        })
-    });
-    g.bench_function("token", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.exchange_request(&bench.authorize()),
-                |r| block_on(server.token(r)),
-            )
-        })
-    });
-    g.bench_function("refresh", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
-                |r| block_on(server.token(r)),
-            )
-        })
-    });
+    store_steps(&mut g, &bench);
     g.bench_function("client_credentials", |b| {
         b.iter_custom(|iters| {
             bench.reset();
@@ -94,17 +65,6 @@ fn steps(c: &mut Criterion) {
                 iters,
                 || bench.client_credentials_request(),
                 |r| block_on(server.token(r)),
-            )
-        })
-    });
-    g.bench_function("introspect", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            let (at, _) = bench.flow();
-            timed(
-                iters,
-                || bench.introspection_request(&at),
-                |r| block_on(server.introspect(r)),
             )
         })
     });

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use criterion::Criterion;
 
-use common::{block_on, timed, Bench, Kind, T0};
+use common::{store_steps, Bench, Kind, T0};
 
 /// Where the prefill happens: its entries outlive every purge the benches make at `T0`.
 const PREFILL_AT: u64 = T0 + 100_000_000;
@@ -107,7 +107,6 @@ fn main() {
     };
     for (name, bench) in [("empty", &empty), (label.as_str(), &full)] {
         let mut g = c.benchmark_group(format!("scale_{name}"));
-        let server = &bench.server;
         g.bench_function("flow", |b| {
             b.iter_custom(|iters| {
                 bench.reset();
@@ -118,47 +117,7 @@ fn main() {
                 start.elapsed()
             })
         });
-        g.bench_function("authorize", |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                timed(
-                    iters,
-                    || bench.authorize_request(),
-                    |r| block_on(server.authorize(r)),
-                )
-            })
-        });
-        g.bench_function("token", |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                timed(
-                    iters,
-                    || bench.exchange_request(&bench.authorize()),
-                    |r| block_on(server.token(r)),
-                )
-            })
-        });
-        g.bench_function("refresh", |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                timed(
-                    iters,
-                    || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
-                    |r| block_on(server.token(r)),
-                )
-            })
-        });
-        g.bench_function("introspect", |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                let (at, _) = bench.flow();
-                timed(
-                    iters,
-                    || bench.introspection_request(&at),
-                    |r| block_on(server.introspect(r)),
-                )
-            })
-        });
+        store_steps(&mut g, bench);
         g.finish();
     }
     c.final_summary();

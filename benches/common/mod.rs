@@ -533,3 +533,54 @@ impl Floor {
         acc
     }
 }
+
+/// The steps both the step bench and the scale bench time alone, on `bench`'s server:
+/// authorize, token (code exchange), refresh and introspect. Each sample starts from a reset
+/// store; the inputs (codes, tokens) are made outside the timed section.
+pub fn store_steps(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    bench: &Bench,
+) {
+    let server = &bench.server;
+    g.bench_function("authorize", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.authorize_request(),
+                |r| block_on(server.authorize(r)),
+            )
+        })
+    });
+    g.bench_function("token", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.exchange_request(&bench.authorize()),
+                |r| block_on(server.token(r)),
+            )
+        })
+    });
+    g.bench_function("refresh", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(
+                iters,
+                || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
+                |r| block_on(server.token(r)),
+            )
+        })
+    });
+    g.bench_function("introspect", |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            let (at, _) = bench.flow();
+            timed(
+                iters,
+                || bench.introspection_request(&at),
+                |r| block_on(server.introspect(r)),
+            )
+        })
+    });
+}
