@@ -25,14 +25,39 @@ pub(crate) struct Params<'a> {
 impl<'a> Params<'a> {
     /// Parses `input`. Fails with `invalid_request` on a malformed percent escape, on bytes
     /// that are not UTF-8 after decoding, or when a limit is exceeded.
+    ///
+    /// One pass over the bytes finds each pair's `&`, its first `=`, and whether its name or
+    /// value holds an escape (`%` or `+`); a component without one is borrowed from the input,
+    /// which is checked as UTF-8 once, as a whole.
     pub(crate) fn parse(input: &'a [u8], limits: ParseLimits) -> Result<Self, ProtocolError> {
         // Most requests carry at most eight parameters: sized once for them.
         let mut pairs = Vec::with_capacity(8);
-        // One UTF-8 check of the whole input, so that a component needing no decoding is
-        // borrowed from it without a check of its own.
         let text = std::str::from_utf8(input).ok();
-        for piece in input.split(|b| *b == b'&') {
-            if piece.is_empty() {
+        let mut start = 0;
+        // Index of the pair's first `=`, and escapes seen in its name and in its value.
+        let mut eq = None;
+        let mut escaped = [false; 2];
+        for i in 0..=input.len() {
+            match input.get(i) {
+                None | Some(b'&') => {}
+                Some(b'=') => {
+                    if eq.is_none() {
+                        eq = Some(i);
+                    }
+                    continue;
+                }
+                Some(b'%' | b'+') => {
+                    escaped[usize::from(eq.is_some())] = true;
+                    continue;
+                }
+                Some(_) => continue,
+            }
+            let (end, pair_eq, pair_escaped) = (i, eq, escaped);
+            let pair_start = start;
+            start = i + 1;
+            eq = None;
+            escaped = [false; 2];
+            if end == pair_start {
                 continue;
             }
             if pairs.len() >= limits.max_params {
@@ -41,9 +66,9 @@ impl<'a> Params<'a> {
                     "too many parameters",
                 ));
             }
-            let (name, value) = match piece.iter().position(|b| *b == b'=') {
-                Some(i) => (&piece[..i], &piece[i + 1..]),
-                None => (piece, &b""[..]),
+            let (name, value) = match pair_eq {
+                Some(e) => (pair_start..e, e + 1..end),
+                None => (pair_start..end, end..end),
             };
             if value.len() > limits.max_value_len || name.len() > limits.max_value_len {
                 return Err(ProtocolError::new(
@@ -51,10 +76,16 @@ impl<'a> Params<'a> {
                     "a parameter is too long",
                 ));
             }
-            pairs.push((
-                decode_part(text, input, name)?,
-                decode_part(text, input, value)?,
-            ));
+            // `range` starts and ends at an ASCII delimiter (or an end), so it is on char
+            // boundaries of `text`; `get` keeps that from being an assumption.
+            let part = |range: std::ops::Range<usize>, escaped: bool| match text
+                .filter(|_| !escaped)
+                .and_then(|t| t.get(range.clone()))
+            {
+                Some(s) => Ok(Cow::Borrowed(s)),
+                None => decode(input.get(range).unwrap_or_default()),
+            };
+            pairs.push((part(name, pair_escaped[0])?, part(value, pair_escaped[1])?));
         }
         Ok(Params { pairs })
     }
@@ -84,7 +115,18 @@ impl<'a> Params<'a> {
     }
 
     /// The first of `names` that occurs more than once.
+    ///
+    /// The pairs are compared with each other (a few dozen comparisons of short names, most
+    /// ending at the length), and `names` is only searched when some name repeats.
     pub(crate) fn first_duplicate(&self, names: &[&'static str]) -> Option<&'static str> {
+        let repeats = self
+            .pairs
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| self.pairs[..i].iter().any(|(seen, _)| seen == k));
+        if !repeats {
+            return None;
+        }
         names.iter().copied().find(|n| self.get(n).is_err())
     }
 
@@ -98,27 +140,6 @@ impl<'a> Params<'a> {
 /// A parameter was given more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Duplicate;
-
-/// [`decode`] of `part`, a slice of `input`: without escapes, and with `text` (all of `input`,
-/// already checked as UTF-8), it is the same bytes of `text`, borrowed as they are.
-fn decode_part<'a>(
-    text: Option<&'a str>,
-    input: &'a [u8],
-    part: &'a [u8],
-) -> Result<Cow<'a, str>, ProtocolError> {
-    if let Some(text) = text {
-        if !part.iter().any(|b| *b == b'%' || *b == b'+') {
-            // `part` may also be a constant (an absent value), not a slice of `input`.
-            let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize);
-            if let Some(s) = start.and_then(|start| text.get(start..start + part.len())) {
-                if s.as_bytes() == part {
-                    return Ok(Cow::Borrowed(s));
-                }
-            }
-        }
-    }
-    decode(part)
-}
 
 /// Decodes one form-urlencoded component: `+` is a space and `%XY` a byte. Strict: a `%` not
 /// followed by two hex digits, or a result that is not UTF-8, is an error.
@@ -173,19 +194,25 @@ fn hex(b: u8) -> Option<u8> {
 /// as they are, space as `+`, everything else as `%XY`.
 pub(crate) fn encode_into(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in value.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
+    let bytes = value.as_bytes();
+    // Runs of characters that stay as they are are copied whole.
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*') {
+            continue;
+        }
+        // A non-empty `run..i` is unreserved ASCII between two whole characters.
+        out.push_str(value.get(run..i).unwrap_or_default());
+        run = i + 1;
+        if b == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
         }
     }
+    out.push_str(value.get(run..).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -235,6 +262,56 @@ mod tests {
         };
         assert!(Params::parse(b"a=1&b=2&c=3", small).is_err());
         assert!(Params::parse(b"a=12345", small).is_err());
+    }
+
+    /// The one-pass parser against the obvious definition (split at `&`, then at the first
+    /// `=`, decode each side), on every input of up to six bytes from an alphabet of the
+    /// delimiters, escapes, a letter and a non-UTF-8 byte.
+    #[test]
+    fn one_pass_parse_matches_the_definition_exhaustively() {
+        fn reference(input: &[u8]) -> Result<Vec<(String, String)>, ()> {
+            let mut out = Vec::new();
+            for piece in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+                let (n, v) = match piece.iter().position(|b| *b == b'=') {
+                    Some(i) => (&piece[..i], &piece[i + 1..]),
+                    None => (piece, &b""[..]),
+                };
+                let n = decode(n).map_err(|_| ())?.into_owned();
+                let v = decode(v).map_err(|_| ())?.into_owned();
+                out.push((n, v));
+            }
+            Ok(out)
+        }
+        let alphabet = b"a=&%+2\xff";
+        let mut input = Vec::new();
+        let mut checked = 0;
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                input.clear();
+                for _ in 0..len {
+                    input.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let got = Params::parse(&input, L).map(|p| {
+                    p.pairs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect::<Vec<_>>()
+                });
+                assert_eq!(got.map_err(|_| ()), reference(&input), "{input:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 137_257);
+    }
+
+    #[test]
+    fn first_duplicate_reports_the_first_listed_name_that_repeats() {
+        let p = Params::parse(b"b=1&a=1&c=1&a=2&b=2", L).unwrap();
+        assert_eq!(p.first_duplicate(&["c", "a", "b"]), Some("a"));
+        assert_eq!(p.first_duplicate(&["c"]), None);
+        let p = Params::parse(b"a=1&b=1&c=1", L).unwrap();
+        assert_eq!(p.first_duplicate(&["a", "b", "c"]), None);
     }
 
     #[test]

@@ -366,9 +366,10 @@ impl AuthorizationServer {
         requested: Option<&str>,
         client: &Client,
     ) -> Result<Option<ScopeSet>, ProtocolError> {
-        let mut out = ScopeBuilder::default();
+        let requested = requested.unwrap_or("");
+        let mut out = ScopeBuilder::with_capacity(requested.len());
         let mut any = false;
-        for token in requested.unwrap_or("").split(' ').filter(|t| !t.is_empty()) {
+        for token in requested.split(' ').filter(|t| !t.is_empty()) {
             if !is_scope_token(token) {
                 return Err(ProtocolError::new(
                     ErrorCode::InvalidScope,

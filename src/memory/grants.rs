@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -17,25 +15,7 @@ const SHARDS: usize = 16;
 /// How often (in seconds of the server's clock) a shard is swept of expired entries.
 const SWEEP_INTERVAL: u64 = 30;
 
-/// Keys are SHA-256 digests or random ids, already uniformly distributed and not chosen by
-/// an attacker, so hashing them again is wasted work: take eight bytes.
-#[derive(Default)]
-struct PrehashedHasher(u64);
-
-impl Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8).take(1) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(b);
-        }
-    }
-}
-
-type Map<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedHasher>>;
+use super::DigestMap as Map;
 
 /// An authorization code's grant as stored: the fixed fields inline and every string packed
 /// into one heap block, so that an outstanding code costs its table slot and one allocation

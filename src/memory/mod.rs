@@ -19,3 +19,28 @@ pub use clients::MemoryClientStore;
 pub use consent::{ConsentPage, MemoryConsent};
 pub use grants::MemoryGrantStore;
 pub use sessions::MemorySessions;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Keys are SHA-256 digests or random ids, already uniformly distributed, and only grantor
+/// inserts them (a request can look a digest up, never choose what is stored), so hashing
+/// them again is wasted work: take eight bytes.
+#[derive(Default)]
+pub(crate) struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(1) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+}
+
+/// A map keyed by digests or random ids (see [`PrehashedHasher`]).
+pub(crate) type DigestMap<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedHasher>>;

@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,7 +41,7 @@ pub struct MemorySessions {
 #[derive(Default)]
 struct Sessions {
     /// The user and the session's expiry (Unix seconds).
-    live: HashMap<TokenDigest, (EndUser, u64)>,
+    live: super::DigestMap<TokenDigest, (EndUser, u64)>,
     next_purge: u64,
 }
 
@@ -143,12 +142,17 @@ impl MemorySessions {
 
     /// The session id in a request's cookies, if any.
     pub fn session_id(&self, headers: &http::HeaderMap) -> Option<SessionId> {
+        self.cookie_value(headers).map(SessionId::new)
+    }
+
+    /// The value of the session cookie, borrowed from the request.
+    fn cookie_value<'h>(&self, headers: &'h http::HeaderMap) -> Option<&'h str> {
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
             for pair in value.split(';') {
                 if let Some((name, v)) = pair.trim().split_once('=') {
                     if name == &*self.cookie_name {
-                        return Some(SessionId::new(v));
+                        return Some(v);
                     }
                 }
             }
@@ -158,9 +162,10 @@ impl MemorySessions {
 
     /// The user signed in on the browser that sent `headers`.
     pub fn user(&self, headers: &http::HeaderMap) -> Option<EndUser> {
-        let id = self.session_id(headers)?;
+        // The digest a `SessionId` of the value would have, without copying the value.
+        let digest = TokenDigest::of(self.cookie_value(headers)?);
         let now = self.clock.now();
-        match self.map().live.get(&id.digest()) {
+        match self.map().live.get(&digest) {
             Some((user, expires_at)) if *expires_at > now => Some(user.clone()),
             _ => None,
         }
