@@ -7,6 +7,9 @@
 //! `valgrind --tool=callgrind target/release/deps/callgrind-<hash> N WHAT`, WHAT one of `flow`,
 //! `floor`, `harness` or `oxide` (oxide-auth's flow, with the SHA-256 secret check). Without
 //! arguments (as in `cargo test --benches`) it runs nothing but the warm-up.
+//!
+//! `steady` runs the flow as the criterion bench does, resetting the store every 4,096 flows,
+//! for a sampling profiler: `perf record -e cpu-clock --call-graph dwarf <binary> 300000 steady`.
 
 mod common;
 
@@ -29,7 +32,7 @@ fn main() {
     black_box(bench.flow());
     black_box(floor.run());
     black_box(harness.run(&bench));
-    for _ in 0..n {
+    for i in 0..n {
         match what {
             "floor" => {
                 black_box(floor.run());
@@ -39,6 +42,12 @@ fn main() {
             }
             "harness" => {
                 black_box(harness.run(&bench));
+            }
+            "steady" => {
+                if i % 4096 == 0 {
+                    bench.reset();
+                }
+                black_box(bench.flow());
             }
             _ => {
                 black_box(bench.flow());

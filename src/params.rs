@@ -16,6 +16,16 @@ pub(crate) struct ParseLimits {
     pub(crate) max_value_len: usize,
 }
 
+/// The bytes [`Params::parse`] stops at: `&`, `=`, and the escapes `%` and `+`.
+const DELIMITER: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'&' as usize] = true;
+    table[b'=' as usize] = true;
+    table[b'%' as usize] = true;
+    table[b'+' as usize] = true;
+    table
+};
+
 /// Parsed parameters of one request, in the order received.
 #[derive(Debug, Default)]
 pub(crate) struct Params<'a> {
@@ -37,57 +47,80 @@ impl<'a> Params<'a> {
         // Index of the pair's first `=`, and escapes seen in its name and in its value.
         let mut eq = None;
         let mut escaped = [false; 2];
-        for i in 0..=input.len() {
+        let mut i = 0;
+        loop {
+            // Skip the bytes that need nothing (most of them) in a tight loop.
+            while i < input.len() && !DELIMITER[usize::from(input[i])] {
+                i += 1;
+            }
             match input.get(i) {
                 None | Some(b'&') => {}
                 Some(b'=') => {
                     if eq.is_none() {
                         eq = Some(i);
                     }
+                    i += 1;
                     continue;
                 }
-                Some(b'%' | b'+') => {
+                Some(_) => {
                     escaped[usize::from(eq.is_some())] = true;
+                    i += 1;
                     continue;
                 }
-                Some(_) => continue,
             }
-            let (end, pair_eq, pair_escaped) = (i, eq, escaped);
-            let pair_start = start;
+            // The end of a pair (an empty one is skipped).
+            if i > start {
+                let pair = Self::pair(input, text, start..i, eq, escaped, limits, pairs.len())?;
+                pairs.push(pair);
+            }
             start = i + 1;
             eq = None;
             escaped = [false; 2];
-            if end == pair_start {
-                continue;
+            if i >= input.len() {
+                break;
             }
-            if pairs.len() >= limits.max_params {
-                return Err(ProtocolError::new(
-                    ErrorCode::InvalidRequest,
-                    "too many parameters",
-                ));
-            }
-            let (name, value) = match pair_eq {
-                Some(e) => (pair_start..e, e + 1..end),
-                None => (pair_start..end, end..end),
-            };
-            if value.len() > limits.max_value_len || name.len() > limits.max_value_len {
-                return Err(ProtocolError::new(
-                    ErrorCode::InvalidRequest,
-                    "a parameter is too long",
-                ));
-            }
-            // `range` starts and ends at an ASCII delimiter (or an end), so it is on char
-            // boundaries of `text`; `get` keeps that from being an assumption.
-            let part = |range: std::ops::Range<usize>, escaped: bool| match text
-                .filter(|_| !escaped)
-                .and_then(|t| t.get(range.clone()))
-            {
-                Some(s) => Ok(Cow::Borrowed(s)),
-                None => decode(input.get(range).unwrap_or_default()),
-            };
-            pairs.push((part(name, pair_escaped[0])?, part(value, pair_escaped[1])?));
+            i += 1;
         }
         Ok(Params { pairs })
+    }
+
+    /// The pair at `range` of `input` (`text` when it is UTF-8), its first `=` at `eq`, with
+    /// escapes in its name and value as `escaped` says; `count` pairs came before it.
+    fn pair(
+        input: &'a [u8],
+        text: Option<&'a str>,
+        range: std::ops::Range<usize>,
+        eq: Option<usize>,
+        escaped: [bool; 2],
+        limits: ParseLimits,
+        count: usize,
+    ) -> Result<(Cow<'a, str>, Cow<'a, str>), ProtocolError> {
+        if count >= limits.max_params {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "too many parameters",
+            ));
+        }
+        let (name, value) = match eq {
+            Some(e) => (range.start..e, e + 1..range.end),
+            None => (range.clone(), range.end..range.end),
+        };
+        if value.len() > limits.max_value_len || name.len() > limits.max_value_len {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "a parameter is too long",
+            ));
+        }
+        // A component starts and ends at an ASCII delimiter (or an end), so it is on char
+        // boundaries of `text`; `get` keeps that from being an assumption.
+        let part = |range: std::ops::Range<usize>, escaped: bool| match text
+            .filter(|_| !escaped)
+            .and_then(|t| t.get(range.clone()))
+        {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => decode(input.get(range).unwrap_or_default()),
+        };
+        Ok((part(name, escaped[0])?, part(value, escaped[1])?))
     }
 
     /// The value of `name`: `Ok(None)` when absent or empty (RFC 6749 §3.1), an error when

@@ -64,19 +64,12 @@ impl CodeEntry {
             strings.push(acr);
         }
         strings.extend(user.amr.iter().map(String::as_str));
-        let len = strings.iter().map(|s| 4 + s.len()).sum();
-        let mut text = Vec::with_capacity(len);
-        for s in strings {
-            // Every value came through a request or host code bounded far below 4 GiB.
-            text.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            text.extend_from_slice(s.as_bytes());
-        }
         CodeEntry {
             grant_id: grant.grant_id,
             issued_at: grant.issued_at,
             expires_at: grant.expires_at,
             auth_time: user.auth_time,
-            text: text.into_boxed_slice(),
+            text: pack(&strings),
             flags,
             redeemed: false,
         }
@@ -97,22 +90,13 @@ impl CodeEntry {
             };
             CodeChallenge::from_stored(text.next(), method)
         });
-        let acr = (self.flags & HAS_ACR != 0).then(|| text.next().to_owned());
-        let mut amr = Vec::new();
-        while !text.0.is_empty() {
-            amr.push(text.next().to_owned());
-        }
+        let user = text.user(subject, self.auth_time, self.flags & HAS_ACR != 0);
         CodeGrant {
             grant_id: self.grant_id,
             client_id,
             redirect_uri,
             scope,
-            user: EndUser {
-                subject,
-                auth_time: self.auth_time,
-                acr,
-                amr,
-            },
+            user,
             nonce,
             code_challenge,
             issued_at: self.issued_at,
@@ -121,10 +105,38 @@ impl CodeEntry {
     }
 }
 
-/// Reads back what [`CodeEntry::pack`] wrote.
+/// `strings` in one heap block: each a little-endian `u32` length and its UTF-8 bytes.
+fn pack(strings: &[&str]) -> Box<[u8]> {
+    let len = strings.iter().map(|s| 4 + s.len()).sum();
+    let mut text = Vec::with_capacity(len);
+    for s in strings {
+        // Every value came through a request or host code bounded far below 4 GiB.
+        text.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        text.extend_from_slice(s.as_bytes());
+    }
+    text.into_boxed_slice()
+}
+
+/// Reads back what [`pack`] wrote.
 struct Packed<'a>(&'a [u8]);
 
 impl<'a> Packed<'a> {
+    /// The end of an [`EndUser`] packed as its `acr` (when `has_acr`), then every `amr`
+    /// value to the end of the block.
+    fn user(mut self, subject: String, auth_time: u64, has_acr: bool) -> EndUser {
+        let acr = has_acr.then(|| self.next().to_owned());
+        let mut amr = Vec::new();
+        while !self.0.is_empty() {
+            amr.push(self.next().to_owned());
+        }
+        EndUser {
+            subject,
+            auth_time,
+            acr,
+            amr,
+        }
+    }
+
     fn next(&mut self) -> &'a str {
         let (len, rest) = self.0.split_at_checked(4).unwrap_or((&[0; 4], &[]));
         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
@@ -135,19 +147,104 @@ impl<'a> Packed<'a> {
     }
 }
 
+/// An opaque access token's record as stored: like [`CodeEntry`], its strings (client id,
+/// scope, then the subject when there is one) packed into one block.
+struct AccessEntry {
+    grant_id: GrantId,
+    issued_at: u64,
+    expires_at: u64,
+    text: Box<[u8]>,
+    has_subject: bool,
+}
+
+impl AccessEntry {
+    fn pack(record: AccessTokenRecord) -> AccessEntry {
+        let mut strings = [&*record.client_id, record.scope.as_str(), ""];
+        let n = match &record.subject {
+            Some(subject) => {
+                strings[2] = subject;
+                3
+            }
+            None => 2,
+        };
+        AccessEntry {
+            grant_id: record.grant_id,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            text: pack(&strings[..n]),
+            has_subject: record.subject.is_some(),
+        }
+    }
+
+    fn unpack(&self) -> AccessTokenRecord {
+        let mut text = Packed(&self.text);
+        AccessTokenRecord {
+            grant_id: self.grant_id,
+            client_id: text.next().into(),
+            scope: ScopeSet::from_wire(text.next()),
+            subject: self.has_subject.then(|| text.next().into()),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A refresh token's record as stored: client id, scope, subject, then the user's `acr` and
+/// `amr` values, packed into one block.
 struct RefreshEntry {
-    record: RefreshTokenRecord,
+    grant_id: GrantId,
+    issued_at: u64,
+    expires_at: u64,
+    family_expires_at: u64,
+    auth_time: u64,
+    text: Box<[u8]>,
+    has_acr: bool,
     rotated: bool,
 }
 
 impl RefreshEntry {
+    fn pack(record: RefreshTokenRecord) -> RefreshEntry {
+        let user = &record.user;
+        let mut strings: Vec<&str> =
+            Vec::with_capacity(4 + usize::from(user.acr.is_some()) + user.amr.len());
+        strings.extend([&*record.client_id, record.scope.as_str(), &user.subject]);
+        strings.extend(user.acr.as_deref());
+        strings.extend(user.amr.iter().map(String::as_str));
+        RefreshEntry {
+            grant_id: record.grant_id,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            family_expires_at: record.family_expires_at,
+            auth_time: user.auth_time,
+            text: pack(&strings),
+            has_acr: user.acr.is_some(),
+            rotated: false,
+        }
+    }
+
+    fn unpack(&self) -> RefreshTokenRecord {
+        let mut text = Packed(&self.text);
+        let client_id = text.next();
+        let scope = ScopeSet::from_wire(text.next());
+        let subject = text.next().to_owned();
+        RefreshTokenRecord::new(
+            self.grant_id,
+            client_id,
+            text.user(subject, self.auth_time, self.has_acr),
+            scope,
+            self.issued_at,
+            self.expires_at,
+            self.family_expires_at,
+        )
+    }
+
     /// A live token lives until its own expiry; a rotated one is kept until the family
     /// expires, to recognise reuse.
     fn keep_until(&self) -> u64 {
         if self.rotated {
-            self.record.family_expires_at
+            self.family_expires_at
         } else {
-            self.record.expires_at
+            self.expires_at
         }
     }
 }
@@ -156,7 +253,7 @@ impl RefreshEntry {
 struct Shard {
     refresh_tokens: Map<TokenDigest, RefreshEntry>,
     codes: Map<TokenDigest, CodeEntry>,
-    access_tokens: Map<TokenDigest, AccessTokenRecord>,
+    access_tokens: Map<TokenDigest, AccessEntry>,
     revoked: Map<GrantId, u64>,
     assertion_ids: Map<TokenDigest, u64>,
     interactions: Map<TokenDigest, PendingAuthorization>,
@@ -326,9 +423,10 @@ impl GrantStore for MemoryGrantStore {
         record: AccessTokenRecord,
     ) -> Result<(), StoreError> {
         let now = record.issued_at;
+        let entry = AccessEntry::pack(record);
         let mut shard = self.shard(token.as_bytes());
         shard.sweep(now);
-        shard.access_tokens.insert(token, record);
+        shard.access_tokens.insert(token, entry);
         Ok(())
     }
 
@@ -340,7 +438,7 @@ impl GrantStore for MemoryGrantStore {
         let record = {
             let shard = self.shard(token.as_bytes());
             match shard.access_tokens.get(token) {
-                Some(r) if r.expires_at >= now => r.clone(),
+                Some(e) if e.expires_at >= now => e.unpack(),
                 _ => return Ok(None),
             }
         };
@@ -373,15 +471,10 @@ impl GrantStore for MemoryGrantStore {
         record: RefreshTokenRecord,
     ) -> Result<(), StoreError> {
         let now = record.issued_at;
+        let entry = RefreshEntry::pack(record);
         let mut shard = self.shard(token.as_bytes());
         shard.sweep(now);
-        shard.refresh_tokens.insert(
-            token,
-            RefreshEntry {
-                record,
-                rotated: false,
-            },
-        );
+        shard.refresh_tokens.insert(token, entry);
         Ok(())
     }
 
@@ -393,7 +486,7 @@ impl GrantStore for MemoryGrantStore {
         let (record, rotated) = {
             let shard = self.shard(token.as_bytes());
             match shard.refresh_tokens.get(token) {
-                Some(e) if e.keep_until() >= now => (e.record.clone(), e.rotated),
+                Some(e) if e.keep_until() >= now => (e.unpack(), e.rotated),
                 _ => return Ok(RefreshLookup::NotFound),
             }
         };
@@ -417,24 +510,19 @@ impl GrantStore for MemoryGrantStore {
         if self.is_revoked(&record.grant_id, now) {
             return Ok(Rotation::NotFound);
         }
+        let entry = RefreshEntry::pack(record);
         {
             let mut shard = self.shard(old.as_bytes());
             match shard.refresh_tokens.get_mut(old) {
                 Some(e) if e.rotated => return Ok(Rotation::AlreadyRotated),
-                Some(e) if e.record.expires_at >= now => e.rotated = true,
+                Some(e) if e.expires_at >= now => e.rotated = true,
                 _ => return Ok(Rotation::NotFound),
             }
         }
         // Only this caller got past the check above, and nobody knows `new` yet.
         let mut shard = self.shard(new.as_bytes());
         shard.sweep(now);
-        shard.refresh_tokens.insert(
-            new,
-            RefreshEntry {
-                record,
-                rotated: false,
-            },
-        );
+        shard.refresh_tokens.insert(new, entry);
         Ok(Rotation::Rotated)
     }
 
@@ -531,6 +619,47 @@ mod tests {
                 (back.issued_at, back.expires_at),
                 (g.issued_at, g.expires_at)
             );
+        }
+    }
+
+    /// Stored access and refresh tokens read back exactly as they were given, with and
+    /// without a subject, `acr` and `amr`.
+    #[test]
+    fn packed_tokens_unpack_to_the_same_records() {
+        for subject in [None, Some("alice-sub"), Some("")] {
+            let record = AccessTokenRecord {
+                grant_id: GrantId::generate(),
+                client_id: "web-app".into(),
+                subject: subject.map(Into::into),
+                scope: ScopeSet::parse("openid read").unwrap(),
+                issued_at: 10,
+                expires_at: 70,
+            };
+            let back = AccessEntry::pack(record.clone()).unpack();
+            assert_eq!(format!("{back:?}"), format!("{record:?}"));
+            assert_eq!(back.grant_id, record.grant_id);
+        }
+        for (acr, amr) in [
+            (false, &[][..]),
+            (true, &["pwd", "otp"][..]),
+            (false, &[""][..]),
+        ] {
+            let mut user = EndUser::new("alice-sub", 1_700_000_000);
+            user.acr = acr.then(|| "urn:acr:ü".to_owned());
+            user.amr = amr.iter().map(|s| s.to_string()).collect();
+            let record = RefreshTokenRecord::new(
+                GrantId::generate(),
+                "web-app",
+                user,
+                ScopeSet::parse("openid offline_access").unwrap(),
+                10,
+                100,
+                1_000,
+            );
+            let back = RefreshEntry::pack(record.clone()).unpack();
+            assert_eq!(format!("{back:?}"), format!("{record:?}"));
+            assert_eq!(back.user, record.user);
+            assert_eq!(back.grant_id, record.grant_id);
         }
     }
 }
