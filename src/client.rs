@@ -211,8 +211,13 @@ impl Client {
 
     /// Checks a presented secret against the stored digest, in constant time.
     pub fn verify_secret(&self, presented: &ClientSecret) -> bool {
+        self.verify_secret_digest(&presented.digest())
+    }
+
+    /// [`verify_secret`](Self::verify_secret) for the digest of the presented secret.
+    pub(crate) fn verify_secret_digest(&self, presented: &TokenDigest) -> bool {
         match &self.secret {
-            Some(d) => d.matches(&presented.digest()),
+            Some(d) => d.matches(presented),
             None => false,
         }
     }

@@ -78,9 +78,10 @@ pub(crate) fn too_large() -> HttpResponse {
     )
 }
 
-/// A `303 See Other` to `location` (never 307: RFC 9700 §4.12).
-pub(crate) fn redirect(location: &str) -> HttpResponse {
-    match HeaderValue::from_str(location) {
+/// A `303 See Other` to `location` (never 307: RFC 9700 §4.12). The header takes the string's
+/// buffer as it is, without a copy.
+pub(crate) fn redirect(location: String) -> HttpResponse {
+    match HeaderValue::from_maybe_shared(Bytes::from(location)) {
         Ok(value) => {
             let mut r = with_status(StatusCode::SEE_OTHER, Bytes::new());
             let h = r.headers_mut();

@@ -74,6 +74,14 @@ impl std::fmt::Debug for TokenDigest {
 pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
+    // Encoded on the stack, then copied into an exactly sized string: no zeroed heap buffer.
+    let mut text = [0u8; 43];
+    if let Ok(43) = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
+        if let Ok(token) = std::str::from_utf8(&text) {
+            return token.to_owned();
+        }
+    }
+    // Unreachable (32 bytes are 43 base64url characters); the general path, never a short token.
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

@@ -895,7 +895,7 @@ impl AuthorizationServer {
 fn deliver(reply: &ReplyTo<'_>, params: &[(&str, &str)]) -> HttpResponse {
     match reply.mode {
         ResponseMode::Query | ResponseMode::Fragment => {
-            response::redirect(&RedirectUri::with_params(
+            response::redirect(RedirectUri::with_params(
                 reply.redirect_uri,
                 reply.mode == ResponseMode::Fragment,
                 params,

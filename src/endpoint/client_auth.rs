@@ -11,23 +11,26 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header;
+use zeroize::Zeroizing;
 
 use crate::client::{Client, ClientAuthMethod};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::params::{decode, Params};
-use crate::secret::{ClientSecret, TokenDigest};
+use crate::secret::TokenDigest;
 use crate::server::AuthorizationServer;
 
 const TARGET: &str = "grantor::client_auth";
 
 enum Presented<'a> {
+    /// `id:secret`, base64-decoded (and wiped when dropped); each half still
+    /// form-urlencoded, and checked to decode (see [`Presented::basic`]).
     Basic {
-        id: Cow<'a, str>,
-        secret: ClientSecret,
+        decoded: Zeroizing<Vec<u8>>,
+        colon: usize,
     },
     Post {
         id: &'a str,
-        secret: ClientSecret,
+        secret: &'a str,
     },
     Public {
         id: &'a str,
@@ -48,6 +51,21 @@ fn assertion_subject(assertion: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     value.get("sub")?.as_str().map(str::to_owned)
+}
+
+impl Presented<'_> {
+    /// The id and secret of HTTP Basic credentials, decoded from their form-urlencoding
+    /// (RFC 6749 §2.3.1); borrowed from `decoded` unless they carry escapes.
+    fn basic(decoded: &[u8], colon: usize) -> Result<(Cow<'_, str>, Cow<'_, str>), ProtocolError> {
+        let (id, secret) = decoded
+            .split_at_checked(colon)
+            .ok_or_else(malformed_basic)?;
+        let secret = secret.get(1..).unwrap_or_default();
+        Ok((
+            decode(id).map_err(|_| malformed_basic())?,
+            decode(secret).map_err(|_| malformed_basic())?,
+        ))
+    }
 }
 
 fn failed() -> ProtocolError {
@@ -94,20 +112,17 @@ fn presented<'a>(
         else {
             return Err(failed());
         };
-        let decoded = STANDARD
-            .decode(encoded.trim_ascii())
+        let encoded = encoded.trim_ascii();
+        let mut decoded = Zeroizing::new(Vec::with_capacity(encoded.len() / 4 * 3 + 3));
+        STANDARD
+            .decode_vec(encoded, &mut decoded)
             .map_err(|_| malformed_basic())?;
         let colon = decoded
             .iter()
             .position(|b| *b == b':')
             .ok_or_else(malformed_basic)?;
         // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
-        let id = decode(&decoded[..colon])
-            .map_err(|_| malformed_basic())?
-            .into_owned();
-        let secret = decode(&decoded[colon + 1..])
-            .map_err(|_| malformed_basic())?
-            .into_owned();
+        let (id, _) = Presented::basic(&decoded, colon)?;
         if id.is_empty() {
             return Err(failed());
         }
@@ -117,10 +132,7 @@ fn presented<'a>(
                 "client_id in the body differs from the Authorization header",
             ));
         }
-        return Ok(Presented::Basic {
-            id: Cow::Owned(id),
-            secret: ClientSecret::new(secret),
-        });
+        return Ok(Presented::Basic { decoded, colon });
     }
     if assertion {
         if body_secret.is_some() {
@@ -141,10 +153,7 @@ fn presented<'a>(
         return Ok(Presented::Assertion { id, assertion });
     }
     match (body_id, body_secret) {
-        (Some(id), Some(secret)) => Ok(Presented::Post {
-            id,
-            secret: ClientSecret::new(secret),
-        }),
+        (Some(id), Some(secret)) => Ok(Presented::Post { id, secret }),
         (None, Some(_)) => Err(ProtocolError::new(
             ErrorCode::InvalidRequest,
             "client_secret without client_id",
@@ -169,7 +178,10 @@ pub(crate) fn basic_credentials(
     let mut headers = http::HeaderMap::new();
     headers.insert(header::AUTHORIZATION, value.clone());
     match presented(&headers, &Params::default(), true)? {
-        Presented::Basic { id, secret } => Ok((id.into_owned(), secret.expose().to_owned())),
+        Presented::Basic { decoded, colon } => {
+            let (id, secret) = Presented::basic(&decoded, colon)?;
+            Ok((id.into_owned(), secret.into_owned()))
+        }
         _ => Err(failed()),
     }
 }
@@ -278,14 +290,18 @@ impl AuthorizationServer {
         credentials_required: bool,
     ) -> Result<Arc<Client>, ProtocolError> {
         let presented = presented(headers, params, credentials_required)?;
+        let basic;
         let (id, method, secret) = match &presented {
-            Presented::Basic { id, secret } => (
-                id.as_ref(),
-                ClientAuthMethod::ClientSecretBasic,
-                Some(secret),
-            ),
+            Presented::Basic { decoded, colon } => {
+                basic = Presented::basic(decoded, *colon)?;
+                (
+                    &*basic.0,
+                    ClientAuthMethod::ClientSecretBasic,
+                    Some(&*basic.1),
+                )
+            }
             Presented::Post { id, secret } => {
-                (*id, ClientAuthMethod::ClientSecretPost, Some(secret))
+                (*id, ClientAuthMethod::ClientSecretPost, Some(*secret))
             }
             Presented::Public { id } => (*id, ClientAuthMethod::None, None),
             Presented::Assertion { id, .. } => (id.as_str(), ClientAuthMethod::PrivateKeyJwt, None),
@@ -312,7 +328,7 @@ impl AuthorizationServer {
         let Some(client) = client else {
             // Spend the same work as a real comparison so that timing does not tell.
             if let Some(s) = secret {
-                let _ = s.digest().matches(&TokenDigest::from_bytes([0; 32]));
+                let _ = TokenDigest::of(s).matches(&TokenDigest::from_bytes([0; 32]));
             }
             tracing::info!(target: TARGET, "client authentication failed: unknown client");
             throttle.failure(key(), now);
@@ -323,7 +339,7 @@ impl AuthorizationServer {
                 (Presented::Assertion { assertion, .. }, _) => {
                     self.verify_assertion(&client, assertion).await?
                 }
-                (_, Some(s)) => client.verify_secret(s),
+                (_, Some(s)) => client.verify_secret_digest(&TokenDigest::of(s)),
                 (_, None) => !client.is_confidential(),
             };
         if !ok {
