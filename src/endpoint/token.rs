@@ -9,6 +9,7 @@ use crate::error::{ErrorCode, ProtocolError};
 use crate::interaction::HttpResponse;
 use crate::params::Params;
 use crate::response;
+use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 
 const TARGET: &str = "grantor::token";
@@ -35,10 +36,18 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub(crate) scope: String,
+    #[serde(
+        skip_serializing_if = "ScopeSet::is_empty",
+        serialize_with = "wire_form"
+    )]
+    pub(crate) scope: ScopeSet,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id_token: Option<String>,
+}
+
+/// A scope as its space-separated wire form (RFC 6749 §3.3).
+fn wire_form<S: serde::Serializer>(scope: &ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(scope.as_str())
 }
 
 impl AuthorizationServer {

@@ -138,20 +138,6 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
-        let refresh_token = if self.issues_refresh_token(client, &grant.scope) {
-            let token = self
-                .mint_refresh_token(
-                    grant.grant_id,
-                    &grant.client_id,
-                    grant.user.clone(),
-                    grant.scope.clone(),
-                    now,
-                )
-                .await?;
-            Some(token.into_exposed())
-        } else {
-            None
-        };
         let id_token = self
             .mint_id_token(
                 client,
@@ -162,12 +148,35 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
+        // The response's copy of the scope; the refresh token's record takes the grant's
+        // client id, user and scope as they are (moved, not copied).
+        let scope = grant.scope.clone();
+        let refresh_token = if self.issues_refresh_token(client, &grant.scope) {
+            let minted = self
+                .mint_refresh_token(
+                    grant.grant_id,
+                    grant.client_id,
+                    grant.user,
+                    grant.scope,
+                    now,
+                )
+                .await;
+            match minted {
+                Ok(token) => Some(token.into_exposed()),
+                Err(e) => {
+                    self.discard_access_token(&access_token).await;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         Ok(TokenResponse {
             access_token: access_token.into_exposed(),
             token_type: "Bearer",
             expires_in,
             refresh_token,
-            scope: grant.scope.as_str().to_owned(),
+            scope,
             id_token,
         })
     }

@@ -46,7 +46,7 @@ impl AuthorizationServer {
             token_type: "Bearer",
             expires_in,
             refresh_token: None,
-            scope: scope.as_str().to_owned(),
+            scope,
             id_token: None,
         })
     }

@@ -57,7 +57,7 @@ impl AuthorizationServer {
     pub(crate) fn refresh_record(
         &self,
         grant_id: GrantId,
-        client_id: &str,
+        client_id: Box<str>,
         user: EndUser,
         scope: ScopeSet,
         now: u64,
@@ -79,7 +79,7 @@ impl AuthorizationServer {
     pub(crate) async fn mint_refresh_token(
         &self,
         grant_id: GrantId,
-        client_id: &str,
+        client_id: Box<str>,
         user: EndUser,
         scope: ScopeSet,
         now: u64,
@@ -93,6 +93,17 @@ impl AuthorizationServer {
             .await
             .map_err(store_failure("storing a refresh token"))?;
         Ok(token)
+    }
+
+    /// Forgets an opaque access token that was minted but will not be sent (a JWT needs
+    /// nothing). Best effort: nobody has seen the token, so a failure is only logged.
+    pub(crate) async fn discard_access_token(&self, token: &AccessToken) {
+        if self.inner.policy.access_tokens == AccessTokenFormat::Jwt {
+            return;
+        }
+        if let Err(e) = self.inner.grants.revoke_access_token(&token.digest()).await {
+            tracing::error!(target: "grantor::store", error = %e, "discarding an unsent access token failed");
+        }
     }
 
     /// How long a revocation of a grant must be remembered: the longest anything issued

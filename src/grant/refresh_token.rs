@@ -14,7 +14,7 @@ use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::secret::{RefreshToken, TokenDigest};
 use crate::server::AuthorizationServer;
-use crate::store::{RefreshLookup, RefreshTokenRecord, Rotation};
+use crate::store::{GrantId, RefreshLookup, Rotation};
 
 const TARGET: &str = "grantor::grant::refresh_token";
 
@@ -58,7 +58,14 @@ impl AuthorizationServer {
             RefreshLookup::NotFound => return Err(invalid_grant()),
             RefreshLookup::Rotated(r) => {
                 if *r.client_id == *client.id() {
-                    self.revoke_family(&r, now, "refresh token reused").await?;
+                    self.revoke_family(
+                        r.grant_id,
+                        r.family_expires_at,
+                        client.id(),
+                        now,
+                        "refresh token reused",
+                    )
+                    .await?;
                 }
                 return Err(invalid_grant());
             }
@@ -79,31 +86,9 @@ impl AuthorizationServer {
             }
             _ => record.scope.clone(),
         };
-        let successor = RefreshToken::generate();
-        let successor_record = self.refresh_record(
-            record.grant_id,
-            &record.client_id,
-            record.user.clone(),
-            record.scope.clone(),
-            now,
-            record.family_expires_at,
-        );
-        match self
-            .inner
-            .grants
-            .rotate_refresh_token(&old, successor.digest(), successor_record, now)
-            .await
-            .map_err(store_failure("rotating a refresh token"))?
-        {
-            Rotation::Rotated => {}
-            Rotation::NotFound => return Err(invalid_grant()),
-            Rotation::AlreadyRotated => {
-                // A concurrent use of the same token: one of the two is not the client.
-                self.revoke_family(&record, now, "refresh token used concurrently")
-                    .await?;
-                return Err(invalid_grant());
-            }
-        }
+        // The access token (and ID token) first, the rotation last: a store failure before
+        // the rotation leaves the presented token live, so the client's retry is not taken
+        // for reuse. Until the rotation succeeds, nothing minted here has left the server.
         let (access_token, expires_in) = self
             .mint_access_token(
                 record.grant_id,
@@ -124,29 +109,77 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
+        let (grant_id, family_expires_at) = (record.grant_id, record.family_expires_at);
+        let successor = RefreshToken::generate();
+        // The successor keeps the original scope, client and user: moved, not copied.
+        let successor_record = self.refresh_record(
+            grant_id,
+            record.client_id,
+            record.user,
+            record.scope,
+            now,
+            family_expires_at,
+        );
+        let rotation = match self
+            .inner
+            .grants
+            .rotate_refresh_token(&old, successor.digest(), successor_record, now)
+            .await
+        {
+            Ok(rotation) => rotation,
+            Err(e) => {
+                self.discard_access_token(&access_token).await;
+                return Err(store_failure("rotating a refresh token")(e));
+            }
+        };
+        match rotation {
+            Rotation::Rotated => {}
+            Rotation::NotFound => {
+                // Expired or revoked since it was read: the access token minted for it must
+                // not outlive this answer (nobody has seen it; this is housekeeping).
+                self.discard_access_token(&access_token).await;
+                return Err(invalid_grant());
+            }
+            Rotation::AlreadyRotated => {
+                // A concurrent use of the same token: one of the two is not the client. The
+                // family's revocation also kills the access token minted above.
+                self.revoke_family(
+                    grant_id,
+                    family_expires_at,
+                    client.id(),
+                    now,
+                    "refresh token used concurrently",
+                )
+                .await?;
+                return Err(invalid_grant());
+            }
+        }
         Ok(TokenResponse {
             access_token: access_token.into_exposed(),
             token_type: "Bearer",
             expires_in,
             refresh_token: Some(successor.into_exposed()),
-            scope: scope.as_str().to_owned(),
+            scope,
             id_token,
         })
     }
 
+    /// Revokes every token of the family `grant_id` (which expires at `family_expires_at`).
     async fn revoke_family(
         &self,
-        record: &RefreshTokenRecord,
+        grant_id: GrantId,
+        family_expires_at: u64,
+        client_id: &str,
         now: u64,
         why: &'static str,
     ) -> Result<(), ProtocolError> {
-        let until = record.family_expires_at.max(self.revocation_horizon(now));
+        let until = family_expires_at.max(self.revocation_horizon(now));
         self.inner
             .grants
-            .revoke_grant(&record.grant_id, until)
+            .revoke_grant(&grant_id, until)
             .await
             .map_err(store_failure("revoking a refresh-token family"))?;
-        tracing::warn!(target: TARGET, client_id = &*record.client_id, reason = why, "refresh-token family revoked");
+        tracing::warn!(target: TARGET, client_id, reason = why, "refresh-token family revoked");
         Ok(())
     }
 }
