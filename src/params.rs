@@ -185,12 +185,19 @@ pub(crate) fn decode(input: &[u8]) -> Result<Cow<'_, str>, ProtocolError> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
-        match input[i] {
-            b'+' => {
+        // Copy the run up to the next escape whole.
+        let run = input[i..]
+            .iter()
+            .position(|b| *b == b'%' || *b == b'+')
+            .unwrap_or(input.len() - i);
+        out.extend_from_slice(&input[i..i + run]);
+        i += run;
+        match input.get(i) {
+            Some(b'+') => {
                 out.push(b' ');
                 i += 1;
             }
-            b'%' => {
+            Some(_) => {
                 let hi = input.get(i + 1).and_then(|b| hex(*b));
                 let lo = input.get(i + 2).and_then(|b| hex(*b));
                 match (hi, lo) {
@@ -199,10 +206,7 @@ pub(crate) fn decode(input: &[u8]) -> Result<Cow<'_, str>, ProtocolError> {
                 }
                 i += 3;
             }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+            None => {}
         }
     }
     String::from_utf8(out)

@@ -91,7 +91,19 @@ impl ScopeSet {
 
     /// Whether `scope` is in the set.
     pub fn contains(&self, scope: &str) -> bool {
-        self.iter().any(|s| s == scope)
+        // Word by word, comparing bytes where a word starts (no iterator machinery).
+        let (set, scope) = (self.0.as_bytes(), scope.as_bytes());
+        let mut rest = set;
+        loop {
+            let end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+            if !scope.is_empty() && rest[..end] == *scope {
+                return true;
+            }
+            match rest.get(end + 1..) {
+                Some(next) => rest = next,
+                None => return false,
+            }
+        }
     }
 
     /// Whether every value of `self` is in `other`.
@@ -187,6 +199,28 @@ mod tests {
         assert!(!is_scope_token("a\\b"));
         assert!(!is_scope_token("é"));
         assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn contains_matches_whole_values_only() {
+        let s = ScopeSet::parse("openid read write").unwrap();
+        for v in ["openid", "read", "write"] {
+            assert!(s.contains(v), "{v}");
+        }
+        for v in [
+            "",
+            "open",
+            "penid",
+            "rea",
+            "writes",
+            "openid read",
+            " ",
+            "id",
+        ] {
+            assert!(!s.contains(v), "{v:?}");
+        }
+        assert!(!ScopeSet::empty().contains(""));
+        assert!(!ScopeSet::empty().contains("read"));
     }
 
     #[test]

@@ -29,25 +29,91 @@ const SINGLE_VALUED: &[&str] = &[
 ];
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: &'static str,
     pub(crate) expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) refresh_token: Option<String>,
-    #[serde(
-        skip_serializing_if = "ScopeSet::is_empty",
-        serialize_with = "wire_form"
-    )]
+    /// Omitted when empty.
     pub(crate) scope: ScopeSet,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id_token: Option<String>,
 }
 
-/// A scope as its space-separated wire form (RFC 6749 §3.3).
-fn wire_form<S: serde::Serializer>(scope: &ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(scope.as_str())
+impl TokenResponse {
+    /// The JSON body, written directly: a fixed shape of strings and one number needs no
+    /// serializer, and every value is escaped as JSON requires whatever it holds.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        let tokens = self.access_token.len()
+            + self.refresh_token.as_ref().map_or(0, String::len)
+            + self.id_token.as_ref().map_or(0, String::len);
+        let mut out = Vec::with_capacity(128 + tokens + self.scope.as_str().len());
+        out.extend_from_slice(b"{\"access_token\":");
+        push_json_string(&mut out, &self.access_token);
+        out.extend_from_slice(b",\"token_type\":");
+        push_json_string(&mut out, self.token_type);
+        out.extend_from_slice(b",\"expires_in\":");
+        push_decimal(&mut out, self.expires_in);
+        if let Some(refresh_token) = &self.refresh_token {
+            out.extend_from_slice(b",\"refresh_token\":");
+            push_json_string(&mut out, refresh_token);
+        }
+        if !self.scope.is_empty() {
+            out.extend_from_slice(b",\"scope\":");
+            push_json_string(&mut out, self.scope.as_str());
+        }
+        if let Some(id_token) = &self.id_token {
+            out.extend_from_slice(b",\"id_token\":");
+            push_json_string(&mut out, id_token);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends `value` as a JSON string (RFC 8259 §7): runs that need no escape are copied whole.
+fn push_json_string(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = value.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 15)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
 }
 
 impl AuthorizationServer {
@@ -106,10 +172,7 @@ impl AuthorizationServer {
             GrantType::ClientCredentials => self.client_credentials(&client, &params, now).await?,
         };
         tracing::info!(target: TARGET, client_id = client.id(), grant_type = grant.as_str(), "tokens issued");
-        // serde_json starts at 128 bytes; a response with two tokens needs about 200.
-        let mut body = Vec::with_capacity(512);
-        serde_json::to_writer(&mut body, &issued).map_err(|_| ProtocolError::server_error())?;
-        Ok(response::json(StatusCode::OK, body))
+        Ok(response::json(StatusCode::OK, issued.to_json()))
     }
 
     /// Whether this server implements `grant`.
@@ -183,5 +246,66 @@ fn check_content_length(headers: &http::HeaderMap, len: usize) -> Result<(), Pro
                 "Content-Length does not match the body",
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(value: &str, scope: &str) -> TokenResponse {
+        TokenResponse {
+            access_token: value.to_owned(),
+            token_type: "Bearer",
+            expires_in: 3600,
+            refresh_token: Some(format!("r{value}")),
+            scope: ScopeSet::parse(scope).unwrap(),
+            id_token: Some(format!("{value}.x")),
+        }
+    }
+
+    /// RFC 6749 §5.1 members, and JSON that any parser reads back to the same strings,
+    /// whatever bytes the values hold (quotes, backslashes, control characters, non-ASCII).
+    #[test]
+    fn token_response_json_round_trips_rfc6749_5_1() {
+        for value in [
+            "abc-DEF_123",
+            "",
+            "q\"uote",
+            "back\\slash",
+            "\u{0}\u{1f}\n\r\t\u{7f}",
+            "é€😀",
+            "</script>",
+        ] {
+            let r = response(value, "openid read");
+            let json: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();
+            assert_eq!(json["access_token"], value);
+            assert_eq!(json["token_type"], "Bearer");
+            assert_eq!(json["expires_in"], 3600);
+            assert_eq!(json["refresh_token"], format!("r{value}"));
+            assert_eq!(json["scope"], "openid read");
+            assert_eq!(json["id_token"], format!("{value}.x"));
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 3600, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    /// Absent members are left out, not written as null (RFC 6749 §5.1).
+    #[test]
+    fn token_response_omits_absent_members_rfc6749_5_1() {
+        let mut r = response("t", "");
+        r.refresh_token = None;
+        r.id_token = None;
+        assert_eq!(
+            r.to_json(),
+            br#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#
+        );
     }
 }
