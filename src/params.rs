@@ -235,7 +235,7 @@ pub(crate) fn encode_into(out: &mut String, value: &str) {
     // Runs of characters that stay as they are are copied whole.
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*') {
+        if UNRESERVED[usize::from(b)] {
             continue;
         }
         // A non-empty `run..i` is unreserved ASCII between two whole characters.
@@ -251,6 +251,17 @@ pub(crate) fn encode_into(out: &mut String, value: &str) {
     }
     out.push_str(value.get(run..).unwrap_or_default());
 }
+
+/// The bytes [`encode_into`] leaves as they are: `A-Z a-z 0-9 - . _ ~ *`.
+const UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*');
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

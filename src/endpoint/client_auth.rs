@@ -23,10 +23,12 @@ const TARGET: &str = "grantor::client_auth";
 
 enum Presented<'a> {
     /// `id:secret`, base64-decoded (and wiped when dropped); each half still
-    /// form-urlencoded, and checked to decode (see [`Presented::basic`]).
+    /// form-urlencoded, read by [`Presented::basic`]. `body_id` is a `client_id` also sent
+    /// in the body.
     Basic {
         decoded: Zeroizing<Vec<u8>>,
         colon: usize,
+        body_id: Option<&'a str>,
     },
     Post {
         id: &'a str,
@@ -55,16 +57,29 @@ fn assertion_subject(assertion: &str) -> Option<String> {
 
 impl Presented<'_> {
     /// The id and secret of HTTP Basic credentials, decoded from their form-urlencoding
-    /// (RFC 6749 §2.3.1); borrowed from `decoded` unless they carry escapes.
-    fn basic(decoded: &[u8], colon: usize) -> Result<(Cow<'_, str>, Cow<'_, str>), ProtocolError> {
+    /// (RFC 6749 §2.3.1) and borrowed from `decoded` unless they carry escapes. An empty id is
+    /// `invalid_client`; a different `client_id` in the body is `invalid_request`.
+    fn basic<'d>(
+        decoded: &'d [u8],
+        colon: usize,
+        body_id: Option<&str>,
+    ) -> Result<(Cow<'d, str>, Cow<'d, str>), ProtocolError> {
         let (id, secret) = decoded
             .split_at_checked(colon)
             .ok_or_else(malformed_basic)?;
         let secret = secret.get(1..).unwrap_or_default();
-        Ok((
-            decode(id).map_err(|_| malformed_basic())?,
-            decode(secret).map_err(|_| malformed_basic())?,
-        ))
+        let id = decode(id).map_err(|_| malformed_basic())?;
+        let secret = decode(secret).map_err(|_| malformed_basic())?;
+        if id.is_empty() {
+            return Err(failed());
+        }
+        if body_id.is_some_and(|b| b != id) {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidRequest,
+                "client_id in the body differs from the Authorization header",
+            ));
+        }
+        Ok((id, secret))
     }
 }
 
@@ -121,18 +136,11 @@ fn presented<'a>(
             .iter()
             .position(|b| *b == b':')
             .ok_or_else(malformed_basic)?;
-        // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
-        let (id, _) = Presented::basic(&decoded, colon)?;
-        if id.is_empty() {
-            return Err(failed());
-        }
-        if body_id.is_some_and(|b| b != id) {
-            return Err(ProtocolError::new(
-                ErrorCode::InvalidRequest,
-                "client_id in the body differs from the Authorization header",
-            ));
-        }
-        return Ok(Presented::Basic { decoded, colon });
+        return Ok(Presented::Basic {
+            decoded,
+            colon,
+            body_id,
+        });
     }
     if assertion {
         if body_secret.is_some() {
@@ -178,8 +186,12 @@ pub(crate) fn basic_credentials(
     let mut headers = http::HeaderMap::new();
     headers.insert(header::AUTHORIZATION, value.clone());
     match presented(&headers, &Params::default(), true)? {
-        Presented::Basic { decoded, colon } => {
-            let (id, secret) = Presented::basic(&decoded, colon)?;
+        Presented::Basic {
+            decoded,
+            colon,
+            body_id,
+        } => {
+            let (id, secret) = Presented::basic(&decoded, colon, body_id)?;
             Ok((id.into_owned(), secret.into_owned()))
         }
         _ => Err(failed()),
@@ -292,8 +304,12 @@ impl AuthorizationServer {
         let presented = presented(headers, params, credentials_required)?;
         let basic;
         let (id, method, secret) = match &presented {
-            Presented::Basic { decoded, colon } => {
-                basic = Presented::basic(decoded, *colon)?;
+            Presented::Basic {
+                decoded,
+                colon,
+                body_id,
+            } => {
+                basic = Presented::basic(decoded, *colon, *body_id)?;
                 (
                     &*basic.0,
                     ClientAuthMethod::ClientSecretBasic,
