@@ -43,6 +43,12 @@ fn main() {
             "harness" => {
                 black_box(harness.run(&bench));
             }
+            "small" => {
+                if i % 256 == 0 {
+                    bench.grants.purge_expired(common::PURGE_AT);
+                }
+                black_box(bench.flow());
+            }
             "steady" => {
                 if i % 4096 == 0 {
                     bench.reset();

@@ -272,6 +272,22 @@ impl Shard {
         self.revoked.retain(|_, until| *until >= now);
         self.assertion_ids.retain(|_, until| *until >= now);
         self.interactions.retain(|_, p| p.expires_at >= now);
+        shrink(&mut self.codes);
+        shrink(&mut self.access_tokens);
+        shrink(&mut self.refresh_tokens);
+        shrink(&mut self.revoked);
+        shrink(&mut self.assertion_ids);
+        shrink(&mut self.interactions);
+    }
+}
+
+/// Gives back most of a table's memory once it is less than a quarter full (after a burst
+/// has expired), keeping room for twice what is left: memory follows what is live, not the
+/// peak, and a sparse table's lookups stop missing the cache. Tables of up to 1,024 slots
+/// are left alone.
+fn shrink<K: std::hash::Hash + Eq, V>(map: &mut Map<K, V>) {
+    if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
     }
 }
 
@@ -279,7 +295,8 @@ impl Shard {
 ///
 /// Entries are spread over 16 shards, each behind its own mutex, held only for a map
 /// operation and never across an `.await`. Each shard is swept of expired entries at most
-/// every 30 seconds of the server's clock, on writes, so memory stays bounded by what is live.
+/// every 30 seconds of the server's clock, on writes, and its tables shrink when mostly
+/// empty, so memory stays bounded by what is live.
 #[derive(Clone, Default)]
 pub struct MemoryGrantStore {
     shards: Arc<[Mutex<Shard>; SHARDS]>,
@@ -358,8 +375,8 @@ impl MemoryGrantStore {
 
     /// How many entries the store's maps can hold without growing (a lower bound, summed over
     /// every kind and shard): roughly what its memory is sized for. A sweep removes expired
-    /// entries but does not shrink the maps, so after a burst their memory stays at the
-    /// burst's peak while [`len`](Self::len) falls. For tests and metrics.
+    /// entries, and shrinks a map that is left less than a quarter full to twice what it
+    /// holds, so after a burst expires the memory follows what is live. For tests and metrics.
     pub fn capacity(&self) -> usize {
         self.fold(|s| {
             s.codes.capacity()
