@@ -138,7 +138,7 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
-        let id_token = self
+        let signed = self
             .mint_id_token(
                 client,
                 &grant.user,
@@ -147,7 +147,15 @@ impl AuthorizationServer {
                 access_token.expose(),
                 now,
             )
-            .await?;
+            .await;
+        // A failure from here on discards the access token: it will not be sent.
+        let id_token = match signed {
+            Ok(id_token) => id_token,
+            Err(e) => {
+                self.discard_access_token(&access_token).await;
+                return Err(e);
+            }
+        };
         // The response's copy of the scope; the refresh token's record takes the grant's
         // client id, user and scope as they are (moved, not copied).
         let scope = grant.scope.clone();

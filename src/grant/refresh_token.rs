@@ -99,7 +99,7 @@ impl AuthorizationServer {
             )
             .await?;
         // OIDC Core §12.2: same iss, sub, aud and auth_time; a new iat; no nonce.
-        let id_token = self
+        let signed = self
             .mint_id_token(
                 client,
                 &record.user,
@@ -108,7 +108,15 @@ impl AuthorizationServer {
                 access_token.expose(),
                 now,
             )
-            .await?;
+            .await;
+        // A failure from here on discards the access token: it will not be sent.
+        let id_token = match signed {
+            Ok(id_token) => id_token,
+            Err(e) => {
+                self.discard_access_token(&access_token).await;
+                return Err(e);
+            }
+        };
         let (grant_id, family_expires_at) = (record.grant_id, record.family_expires_at);
         let successor = RefreshToken::generate();
         // The successor keeps the original scope, client and user: moved, not copied.

@@ -40,36 +40,37 @@ const PLAIN_CHALLENGE: u8 = 8;
 
 impl CodeEntry {
     fn pack(grant: CodeGrant) -> CodeEntry {
-        let mut flags = 0;
         let user = &grant.user;
-        let mut strings: Vec<&str> = vec![
-            &grant.client_id,
-            &grant.redirect_uri,
-            grant.scope.as_str(),
-            &user.subject,
-        ];
-        if let Some(nonce) = &grant.nonce {
+        let mut flags = 0;
+        if grant.nonce.is_some() {
             flags |= HAS_NONCE;
-            strings.push(nonce);
         }
         if let Some(challenge) = &grant.code_challenge {
             flags |= HAS_CHALLENGE;
             if challenge.method() == ChallengeMethod::Plain {
                 flags |= PLAIN_CHALLENGE;
             }
-            strings.push(challenge.as_str());
         }
-        if let Some(acr) = &user.acr {
+        if user.acr.is_some() {
             flags |= HAS_ACR;
-            strings.push(acr);
         }
-        strings.extend(user.amr.iter().map(String::as_str));
+        let strings = [
+            &*grant.client_id,
+            &grant.redirect_uri,
+            grant.scope.as_str(),
+            &user.subject,
+        ]
+        .into_iter()
+        .chain(grant.nonce.as_deref())
+        .chain(grant.code_challenge.as_ref().map(CodeChallenge::as_str))
+        .chain(user.acr.as_deref())
+        .chain(user.amr.iter().map(String::as_str));
         CodeEntry {
             grant_id: grant.grant_id,
             issued_at: grant.issued_at,
             expires_at: grant.expires_at,
             auth_time: user.auth_time,
-            text: pack(&strings),
+            text: pack(strings),
             flags,
             redeemed: false,
         }
@@ -106,8 +107,8 @@ impl CodeEntry {
 }
 
 /// `strings` in one heap block: each a little-endian `u32` length and its UTF-8 bytes.
-fn pack(strings: &[&str]) -> Box<[u8]> {
-    let len = strings.iter().map(|s| 4 + s.len()).sum();
+fn pack<'s>(strings: impl Iterator<Item = &'s str> + Clone) -> Box<[u8]> {
+    let len = strings.clone().map(|s| 4 + s.len()).sum();
     let mut text = Vec::with_capacity(len);
     for s in strings {
         // Every value came through a request or host code bounded far below 4 GiB.
@@ -171,7 +172,7 @@ impl AccessEntry {
             grant_id: record.grant_id,
             issued_at: record.issued_at,
             expires_at: record.expires_at,
-            text: pack(&strings[..n]),
+            text: pack(strings[..n].iter().copied()),
             has_subject: record.subject.is_some(),
         }
     }
@@ -205,18 +206,17 @@ struct RefreshEntry {
 impl RefreshEntry {
     fn pack(record: RefreshTokenRecord) -> RefreshEntry {
         let user = &record.user;
-        let mut strings: Vec<&str> =
-            Vec::with_capacity(4 + usize::from(user.acr.is_some()) + user.amr.len());
-        strings.extend([&*record.client_id, record.scope.as_str(), &user.subject]);
-        strings.extend(user.acr.as_deref());
-        strings.extend(user.amr.iter().map(String::as_str));
+        let strings = [&*record.client_id, record.scope.as_str(), &user.subject]
+            .into_iter()
+            .chain(user.acr.as_deref())
+            .chain(user.amr.iter().map(String::as_str));
         RefreshEntry {
             grant_id: record.grant_id,
             issued_at: record.issued_at,
             expires_at: record.expires_at,
             family_expires_at: record.family_expires_at,
             auth_time: user.auth_time,
-            text: pack(&strings),
+            text: pack(strings),
             has_acr: user.acr.is_some(),
             rotated: false,
         }
