@@ -202,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn contains_matches_whole_values_only() {
+    fn contains_matches_whole_space_delimited_values_rfc6749_3_3() {
         let s = ScopeSet::parse("openid read write").unwrap();
         for v in ["openid", "read", "write"] {
             assert!(s.contains(v), "{v}");

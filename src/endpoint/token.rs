@@ -41,79 +41,36 @@ pub(crate) struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The JSON body, written directly: a fixed shape of strings and one number needs no
-    /// serializer, and every value is escaped as JSON requires whatever it holds.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
+    /// The JSON body, in a buffer sized for it: the members are written in their fixed order
+    /// and each value goes through serde_json (which escapes strings as RFC 8259 requires), so
+    /// a response costs no serializer state beyond the values themselves.
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let tokens = self.access_token.len()
             + self.refresh_token.as_ref().map_or(0, String::len)
             + self.id_token.as_ref().map_or(0, String::len);
         let mut out = Vec::with_capacity(128 + tokens + self.scope.as_str().len());
         out.extend_from_slice(b"{\"access_token\":");
-        push_json_string(&mut out, &self.access_token);
+        serde_json::to_writer(&mut out, &self.access_token)?;
         out.extend_from_slice(b",\"token_type\":");
-        push_json_string(&mut out, self.token_type);
+        serde_json::to_writer(&mut out, self.token_type)?;
         out.extend_from_slice(b",\"expires_in\":");
-        push_decimal(&mut out, self.expires_in);
-        if let Some(refresh_token) = &self.refresh_token {
-            out.extend_from_slice(b",\"refresh_token\":");
-            push_json_string(&mut out, refresh_token);
-        }
-        if !self.scope.is_empty() {
-            out.extend_from_slice(b",\"scope\":");
-            push_json_string(&mut out, self.scope.as_str());
-        }
-        if let Some(id_token) = &self.id_token {
-            out.extend_from_slice(b",\"id_token\":");
-            push_json_string(&mut out, id_token);
+        serde_json::to_writer(&mut out, &self.expires_in)?;
+        let optional = [
+            ("refresh_token", self.refresh_token.as_deref()),
+            ("scope", Some(self.scope.as_str()).filter(|s| !s.is_empty())),
+            ("id_token", self.id_token.as_deref()),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                serde_json::to_writer(&mut out, value)?;
+            }
         }
         out.push(b'}');
-        out
+        Ok(out)
     }
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// Appends `value` as a JSON string (RFC 8259 §7): runs that need no escape are copied whole.
-fn push_json_string(out: &mut Vec<u8>, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = value.as_bytes();
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run..i]);
-        run = i + 1;
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 15)]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-    }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
 }
 
 impl AuthorizationServer {
@@ -172,7 +129,10 @@ impl AuthorizationServer {
             GrantType::ClientCredentials => self.client_credentials(&client, &params, now).await?,
         };
         tracing::info!(target: TARGET, client_id = client.id(), grant_type = grant.as_str(), "tokens issued");
-        Ok(response::json(StatusCode::OK, issued.to_json()))
+        let body = issued
+            .to_json()
+            .map_err(|_| ProtocolError::server_error())?;
+        Ok(response::json(StatusCode::OK, body))
     }
 
     /// Whether this server implements `grant`.
@@ -278,22 +238,13 @@ mod tests {
             "</script>",
         ] {
             let r = response(value, "openid read");
-            let json: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&r.to_json().unwrap()).unwrap();
             assert_eq!(json["access_token"], value);
             assert_eq!(json["token_type"], "Bearer");
             assert_eq!(json["expires_in"], 3600);
             assert_eq!(json["refresh_token"], format!("r{value}"));
             assert_eq!(json["scope"], "openid read");
             assert_eq!(json["id_token"], format!("{value}.x"));
-        }
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [0, 7, 10, 3600, u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
         }
     }
 
@@ -304,7 +255,7 @@ mod tests {
         r.refresh_token = None;
         r.id_token = None;
         assert_eq!(
-            r.to_json(),
+            r.to_json().unwrap(),
             br#"{"access_token":"t","token_type":"Bearer","expires_in":3600}"#
         );
     }

@@ -138,47 +138,37 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
-        let signed = self
-            .mint_id_token(
-                client,
-                &grant.user,
-                &grant.scope,
-                grant.nonce.as_deref(),
-                access_token.expose(),
-                now,
-            )
-            .await;
-        // A failure from here on discards the access token: it will not be sent.
-        let id_token = match signed {
-            Ok(id_token) => id_token,
-            Err(e) => {
-                self.discard_access_token(&access_token).await;
-                return Err(e);
-            }
-        };
-        // The response's copy of the scope; the refresh token's record takes the grant's
-        // client id, user and scope as they are (moved, not copied).
-        let scope = grant.scope.clone();
-        let refresh_token = if self.issues_refresh_token(client, &grant.scope) {
-            let minted = self
-                .mint_refresh_token(
-                    grant.grant_id,
-                    grant.client_id,
-                    grant.user,
-                    grant.scope,
+        let rest = async {
+            let id_token = self
+                .mint_id_token(
+                    client,
+                    &grant.user,
+                    &grant.scope,
+                    grant.nonce.as_deref(),
+                    access_token.expose(),
                     now,
                 )
-                .await;
-            match minted {
-                Ok(token) => Some(token.into_exposed()),
-                Err(e) => {
-                    self.discard_access_token(&access_token).await;
-                    return Err(e);
-                }
-            }
-        } else {
-            None
+                .await?;
+            // The response's copy of the scope; the refresh token's record takes the grant's
+            // client id, user and scope as they are (moved, not copied).
+            let scope = grant.scope.clone();
+            let refresh_token = if self.issues_refresh_token(client, &grant.scope) {
+                let token = self
+                    .mint_refresh_token(
+                        grant.grant_id,
+                        grant.client_id,
+                        grant.user,
+                        grant.scope,
+                        now,
+                    )
+                    .await?;
+                Some(token.into_exposed())
+            } else {
+                None
+            };
+            Ok((id_token, scope, refresh_token))
         };
+        let (id_token, scope, refresh_token) = self.or_discard(rest.await, &access_token).await?;
         Ok(TokenResponse {
             access_token: access_token.into_exposed(),
             token_type: "Bearer",

@@ -95,15 +95,25 @@ impl AuthorizationServer {
         Ok(token)
     }
 
-    /// Forgets an opaque access token that was minted but will not be sent (a JWT needs
-    /// nothing). Best effort: nobody has seen the token, so a failure is only logged.
-    pub(crate) async fn discard_access_token(&self, token: &AccessToken) {
-        if self.inner.policy.access_tokens == AccessTokenFormat::Jwt {
-            return;
+    /// `result` of what follows minting `access_token` in a grant; on an error the token
+    /// will not be sent, so an opaque one is forgotten (a JWT needs nothing). Best effort:
+    /// nobody has seen the token, so a failure to forget it is only logged.
+    pub(crate) async fn or_discard<T>(
+        &self,
+        result: Result<T, ProtocolError>,
+        access_token: &AccessToken,
+    ) -> Result<T, ProtocolError> {
+        if result.is_err() && self.inner.policy.access_tokens == AccessTokenFormat::Opaque {
+            if let Err(e) = self
+                .inner
+                .grants
+                .revoke_access_token(&access_token.digest())
+                .await
+            {
+                tracing::error!(target: "grantor::store", error = %e, "discarding an unsent access token failed");
+            }
         }
-        if let Err(e) = self.inner.grants.revoke_access_token(&token.digest()).await {
-            tracing::error!(target: "grantor::store", error = %e, "discarding an unsent access token failed");
-        }
+        result
     }
 
     /// How long a revocation of a grant must be remembered: the longest anything issued

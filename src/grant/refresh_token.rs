@@ -98,70 +98,54 @@ impl AuthorizationServer {
                 now,
             )
             .await?;
-        // OIDC Core §12.2: same iss, sub, aud and auth_time; a new iat; no nonce.
-        let signed = self
-            .mint_id_token(
-                client,
-                &record.user,
-                &scope,
-                None,
-                access_token.expose(),
-                now,
-            )
-            .await;
-        // A failure from here on discards the access token: it will not be sent.
-        let id_token = match signed {
-            Ok(id_token) => id_token,
-            Err(e) => {
-                self.discard_access_token(&access_token).await;
-                return Err(e);
-            }
-        };
         let (grant_id, family_expires_at) = (record.grant_id, record.family_expires_at);
         let successor = RefreshToken::generate();
-        // The successor keeps the original scope, client and user: moved, not copied.
-        let successor_record = self.refresh_record(
-            grant_id,
-            record.client_id,
-            record.user,
-            record.scope,
-            now,
-            family_expires_at,
-        );
-        let rotation = match self
-            .inner
-            .grants
-            .rotate_refresh_token(&old, successor.digest(), successor_record, now)
-            .await
-        {
-            Ok(rotation) => rotation,
-            Err(e) => {
-                self.discard_access_token(&access_token).await;
-                return Err(store_failure("rotating a refresh token")(e));
-            }
-        };
-        match rotation {
-            Rotation::Rotated => {}
-            Rotation::NotFound => {
-                // Expired or revoked since it was read: the access token minted for it must
-                // not outlive this answer (nobody has seen it; this is housekeeping).
-                self.discard_access_token(&access_token).await;
-                return Err(invalid_grant());
-            }
-            Rotation::AlreadyRotated => {
-                // A concurrent use of the same token: one of the two is not the client. The
-                // family's revocation also kills the access token minted above.
-                self.revoke_family(
-                    grant_id,
-                    family_expires_at,
-                    client.id(),
+        let rest = async {
+            // OIDC Core §12.2: same iss, sub, aud and auth_time; a new iat; no nonce.
+            let id_token = self
+                .mint_id_token(
+                    client,
+                    &record.user,
+                    &scope,
+                    None,
+                    access_token.expose(),
                     now,
-                    "refresh token used concurrently",
                 )
                 .await?;
-                return Err(invalid_grant());
+            // The successor keeps the original scope, client and user: moved, not copied.
+            let successor_record = self.refresh_record(
+                grant_id,
+                record.client_id,
+                record.user,
+                record.scope,
+                now,
+                family_expires_at,
+            );
+            let rotation = self
+                .inner
+                .grants
+                .rotate_refresh_token(&old, successor.digest(), successor_record, now)
+                .await
+                .map_err(store_failure("rotating a refresh token"))?;
+            match rotation {
+                Rotation::Rotated => Ok(id_token),
+                // Expired or revoked since it was read.
+                Rotation::NotFound => Err(invalid_grant()),
+                Rotation::AlreadyRotated => {
+                    // A concurrent use of the same token: one of the two is not the client.
+                    self.revoke_family(
+                        grant_id,
+                        family_expires_at,
+                        client.id(),
+                        now,
+                        "refresh token used concurrently",
+                    )
+                    .await?;
+                    Err(invalid_grant())
+                }
             }
-        }
+        };
+        let id_token = self.or_discard(rest.await, &access_token).await?;
         Ok(TokenResponse {
             access_token: access_token.into_exposed(),
             token_type: "Bearer",
