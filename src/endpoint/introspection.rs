@@ -47,21 +47,14 @@ impl AuthorizationServer {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
-        let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
-        let client = self
-            .authenticate_client(&parts.headers, &parts.extensions, &params, true)
-            .await?;
+        let (params, client) = self.token_form(parts, body).await?;
         if !client.is_confidential() {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidClient,
                 "client authentication failed",
             ));
         }
-        let token = params
-            .get("token")
-            .ok()
-            .flatten()
-            .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidRequest, "token is missing"))?;
+        let token = super::token_param(&params)?;
         let now = self.inner.clock.now();
         let body = self.introspection_body(&client, token, now).await?;
         Ok(response::json(StatusCode::OK, body))

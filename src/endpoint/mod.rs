@@ -18,3 +18,37 @@ const TOKEN_PARAMS: &[&str] = &[
     "client_assertion",
     "client_assertion_type",
 ];
+
+impl crate::server::AuthorizationServer {
+    /// Reads a revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request: its form,
+    /// none of [`TOKEN_PARAMS`] repeated, and the client it authenticates.
+    pub(crate) async fn token_form<'b>(
+        &self,
+        parts: &http::request::Parts,
+        body: &'b [u8],
+    ) -> Result<
+        (
+            crate::params::Params<'b>,
+            std::sync::Arc<crate::client::Client>,
+        ),
+        crate::error::ProtocolError,
+    > {
+        let params = self.read_form(parts, body, TOKEN_PARAMS)?;
+        let client = self
+            .authenticate_client(&parts.headers, &parts.extensions, &params, true)
+            .await?;
+        Ok((params, client))
+    }
+}
+
+/// The required `token` of a revocation or introspection request.
+pub(crate) fn token_param<'p>(
+    params: &'p crate::params::Params<'_>,
+) -> Result<&'p str, crate::error::ProtocolError> {
+    params.get("token").ok().flatten().ok_or_else(|| {
+        crate::error::ProtocolError::new(
+            crate::error::ErrorCode::InvalidRequest,
+            "token is missing",
+        )
+    })
+}

@@ -39,15 +39,8 @@ impl AuthorizationServer {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
-        let params = self.read_form(parts, body, super::TOKEN_PARAMS)?;
-        let client = self
-            .authenticate_client(&parts.headers, &parts.extensions, &params, true)
-            .await?;
-        let token = params
-            .get("token")
-            .ok()
-            .flatten()
-            .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidRequest, "token is missing"))?;
+        let (params, client) = self.token_form(parts, body).await?;
+        let token = super::token_param(&params)?;
         let refresh_first = params.get("token_type_hint").ok().flatten() == Some("refresh_token");
         let now = self.inner.clock.now();
         let digest = TokenDigest::of(token);
