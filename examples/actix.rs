@@ -43,17 +43,9 @@ pub fn configure(demo: Arc<demo::Demo>) -> impl Fn(&mut web::ServiceConfig) + Cl
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    let settings = demo::Settings::from_env();
-    let demo = match demo::Demo::load(&settings) {
-        Ok(demo) => Arc::new(demo),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, demo) = match demo::start() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     // HttpServer stops gracefully on SIGINT and SIGTERM by itself.
     let app_demo = Arc::clone(&demo);

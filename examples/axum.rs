@@ -36,17 +36,9 @@ pub fn app(demo: Arc<demo::Demo>) -> Router {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    let settings = demo::Settings::from_env();
-    let demo = match demo::Demo::load(&settings) {
-        Ok(demo) => Arc::new(demo),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, demo) = match demo::start() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let listener = match tokio::net::TcpListener::bind(&settings.listen_addr).await {
         Ok(l) => l,

@@ -133,6 +133,23 @@ impl std::fmt::Debug for Demo {
 pub const SAMPLE_VERIFIER: &str = "dBjftJeZ4CVP-mJ92q9Vm1XBgWsEdiXAvwm3UWgyVdA";
 pub const SAMPLE_CHALLENGE: &str = "d7gxb5pPiyI_xpKKGifxWe3p4HbC9KiryLgQ_WcNo0U";
 
+/// What both demo servers do first: log to stderr at INFO, read the settings from the
+/// environment and load the demo. On an error it has been printed: exit with failure.
+pub fn start() -> Result<(Settings, std::sync::Arc<Demo>), std::process::ExitCode> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+    let settings = Settings::from_env();
+    match Demo::load(&settings) {
+        Ok(demo) => Ok((settings, std::sync::Arc::new(demo))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(std::process::ExitCode::FAILURE)
+        }
+    }
+}
+
 impl Demo {
     /// Reads `settings.config_path` and builds the demo. The error names the file and the
     /// problem, ready to print.
