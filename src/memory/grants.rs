@@ -63,8 +63,7 @@ impl CodeEntry {
         .into_iter()
         .chain(grant.nonce.as_deref())
         .chain(grant.code_challenge.as_ref().map(CodeChallenge::as_str))
-        .chain(user.acr.as_deref())
-        .chain(user.amr.iter().map(String::as_str));
+        .chain(user_tail(user));
         CodeEntry {
             grant_id: grant.grant_id,
             issued_at: grant.issued_at,
@@ -116,6 +115,15 @@ fn pack<'s>(strings: impl Iterator<Item = &'s str> + Clone) -> Box<[u8]> {
         text.extend_from_slice(s.as_bytes());
     }
     text.into_boxed_slice()
+}
+
+/// The end of a packed [`EndUser`]: its `acr` when it has one, then every `amr` value (read
+/// back by [`Packed::user`]).
+fn user_tail(user: &EndUser) -> impl Iterator<Item = &str> + Clone {
+    user.acr
+        .as_deref()
+        .into_iter()
+        .chain(user.amr.iter().map(String::as_str))
 }
 
 /// Reads back what [`pack`] wrote.
@@ -208,8 +216,7 @@ impl RefreshEntry {
         let user = &record.user;
         let strings = [&*record.client_id, record.scope.as_str(), &user.subject]
             .into_iter()
-            .chain(user.acr.as_deref())
-            .chain(user.amr.iter().map(String::as_str));
+            .chain(user_tail(user));
         RefreshEntry {
             grant_id: record.grant_id,
             issued_at: record.issued_at,
