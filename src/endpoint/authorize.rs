@@ -429,13 +429,14 @@ impl AuthorizationServer {
     }
 
     /// Authenticates, asks consent and issues the code, keeping the request server-side when
-    /// the host needs to show a page first.
+    /// the host needs to show a page first. `existing` is the pending authorization being
+    /// resumed: its id and expiry.
     async fn drive(
         &self,
         parts: &http::request::Parts,
         client: &Client,
         request: AuthorizationRequest,
-        existing: Option<(InteractionId, PendingAuthorization)>,
+        existing: Option<(InteractionId, u64)>,
         deferred_error: Option<ProtocolError>,
         now: u64,
     ) -> HttpResponse {
@@ -445,7 +446,7 @@ impl AuthorizationServer {
             state: request.state.as_deref(),
         };
         let (existing_id, expires_at) = match existing {
-            Some((id, pending)) => (Some(id), pending.expires_at),
+            Some((id, expires_at)) => (Some(id), expires_at),
             None => (None, now + self.inner.policy.interaction_lifetime.as_secs()),
         };
         let resumed = existing_id.is_some();
@@ -466,16 +467,17 @@ impl AuthorizationServer {
                         &ProtocolError::new(ErrorCode::LoginRequired, "the user is not signed in"),
                     );
                 }
-                return self
-                    .save_pending(
-                        &interaction,
-                        request,
-                        None,
-                        expires_at,
-                        page,
-                        deferred_error,
-                    )
-                    .await;
+                // Boxed here and below: the interactive path's future would otherwise make
+                // every signed-in request's future larger, and futures are moved by copying.
+                return Box::pin(self.save_pending(
+                    &interaction,
+                    request,
+                    None,
+                    expires_at,
+                    page,
+                    deferred_error,
+                ))
+                .await;
             }
             Err(e) => return self.host_failure(&reply, &e),
         };
@@ -538,9 +540,15 @@ impl AuthorizationServer {
                 let subject = Some(user.subject.clone().into_boxed_str());
                 // The consent form's token must exist before the page is stored.
                 let _ = interaction.csrf_token();
-                return self
-                    .save_pending(&interaction, request, subject, expires_at, page, None)
-                    .await;
+                return Box::pin(self.save_pending(
+                    &interaction,
+                    request,
+                    subject,
+                    expires_at,
+                    page,
+                    None,
+                ))
+                .await;
             }
             Err(e) => return self.host_failure(&reply, &e),
         };
@@ -719,7 +727,8 @@ impl AuthorizationServer {
             _ => {
                 let request = pending.request.clone();
                 let deferred = pending.deferred_error.clone();
-                self.drive(&parts, &client, request, Some((id, pending)), deferred, now)
+                let existing = Some((id, pending.expires_at));
+                self.drive(&parts, &client, request, existing, deferred, now)
                     .await
             }
         }

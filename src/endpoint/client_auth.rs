@@ -353,7 +353,9 @@ impl AuthorizationServer {
         let ok = client.auth_method() == method
             && match (&presented, secret) {
                 (Presented::Assertion { assertion, .. }, _) => {
-                    self.verify_assertion(&client, assertion).await?
+                    // Boxed: a JWT check's future is large, and every secret-authenticated
+                    // request's future would carry its size.
+                    Box::pin(self.verify_assertion(&client, assertion)).await?
                 }
                 (_, Some(s)) => client.verify_secret_digest(&TokenDigest::of(s)),
                 (_, None) => !client.is_confidential(),
