@@ -256,85 +256,11 @@ impl RefreshEntry {
     }
 }
 
-/// How many entries a shard's [`Generations`] table takes in before it moves them to the old
-/// generation: 16 shards × 256 = 4,096 of each kind, a young table that stays in cache.
-const YOUNG: usize = 256;
-
-/// A table of codes or tokens in two generations, as an LSM tree keeps a memtable.
-///
-/// New entries go to a small young table that stays in cache; when it holds [`YOUNG`] of
-/// them, they move together to the old table. A code is redeemed and a new refresh token
-/// used within moments of being stored, so those lookups find them in the young table, and
-/// the size of the old table (a million grants outgrow any cache) does not slow them down:
-/// the cache misses of a large table are paid once per entry, in the batched move, where
-/// the processor overlaps them, instead of on every request's critical path. A lookup that
-/// the young table misses goes on to the old one.
-///
-/// Keys are digests of 256-bit random values drawn by grantor, so a key is never in both
-/// generations: an insert does not look in the old one.
-struct Generations<V> {
-    young: Map<TokenDigest, V>,
-    old: Map<TokenDigest, V>,
-}
-
-impl<V> Default for Generations<V> {
-    fn default() -> Self {
-        Generations {
-            young: Map::default(),
-            old: Map::default(),
-        }
-    }
-}
-
-impl<V> Generations<V> {
-    fn insert(&mut self, key: TokenDigest, value: V) {
-        if self.young.len() >= YOUNG {
-            self.old.reserve(self.young.len());
-            self.old.extend(self.young.drain());
-        }
-        self.young.insert(key, value);
-    }
-
-    fn get(&self, key: &TokenDigest) -> Option<&V> {
-        self.young.get(key).or_else(|| self.old.get(key))
-    }
-
-    fn get_mut(&mut self, key: &TokenDigest) -> Option<&mut V> {
-        match self.young.get_mut(key) {
-            Some(value) => Some(value),
-            None => self.old.get_mut(key),
-        }
-    }
-
-    fn remove(&mut self, key: &TokenDigest) -> Option<V> {
-        self.young.remove(key).or_else(|| self.old.remove(key))
-    }
-
-    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
-        self.young.retain(|_, v| keep(v));
-        self.old.retain(|_, v| keep(v));
-    }
-
-    /// Shrinks the old table when mostly empty (see [`shrink`]); the young one stays at its
-    /// fixed small size.
-    fn shrink(&mut self) {
-        shrink(&mut self.old);
-    }
-
-    fn len(&self) -> usize {
-        self.young.len() + self.old.len()
-    }
-
-    fn capacity(&self) -> usize {
-        self.young.capacity() + self.old.capacity()
-    }
-}
-
 #[derive(Default)]
 struct Shard {
-    refresh_tokens: Generations<RefreshEntry>,
-    codes: Generations<CodeEntry>,
-    access_tokens: Generations<AccessEntry>,
+    refresh_tokens: Map<TokenDigest, RefreshEntry>,
+    codes: Map<TokenDigest, CodeEntry>,
+    access_tokens: Map<TokenDigest, AccessEntry>,
     revoked: Map<GrantId, u64>,
     assertion_ids: Map<TokenDigest, u64>,
     interactions: Map<TokenDigest, PendingAuthorization>,
@@ -347,15 +273,15 @@ impl Shard {
             return;
         }
         self.next_sweep = now + SWEEP_INTERVAL;
-        self.codes.retain(|e| e.expires_at >= now);
-        self.access_tokens.retain(|r| r.expires_at >= now);
-        self.refresh_tokens.retain(|e| e.keep_until() >= now);
+        self.codes.retain(|_, e| e.expires_at >= now);
+        self.access_tokens.retain(|_, r| r.expires_at >= now);
+        self.refresh_tokens.retain(|_, e| e.keep_until() >= now);
         self.revoked.retain(|_, until| *until >= now);
         self.assertion_ids.retain(|_, until| *until >= now);
         self.interactions.retain(|_, p| p.expires_at >= now);
-        self.codes.shrink();
-        self.access_tokens.shrink();
-        self.refresh_tokens.shrink();
+        shrink(&mut self.codes);
+        shrink(&mut self.access_tokens);
+        shrink(&mut self.refresh_tokens);
         shrink(&mut self.revoked);
         shrink(&mut self.assertion_ids);
         shrink(&mut self.interactions);
@@ -377,10 +303,7 @@ fn shrink<K: std::hash::Hash + Eq, V>(map: &mut Map<K, V>) {
 /// Entries are spread over 16 shards, each behind its own mutex, held only for a map
 /// operation and never across an `.await`. Each shard is swept of expired entries at most
 /// every 30 seconds of the server's clock, on writes, and its tables shrink when mostly
-/// empty, so memory stays bounded by what is live. Codes and tokens are kept in two
-/// generations per shard: a small young table, which takes every new entry and finds the
-/// ones a flow uses moments later in cache, and an old table it moves them to in batches,
-/// so that a store holding a million grants serves new flows about as fast as an empty one.
+/// empty, so memory stays bounded by what is live.
 #[derive(Clone, Default)]
 pub struct MemoryGrantStore {
     shards: Arc<[Mutex<Shard>; SHARDS]>,
@@ -762,81 +685,5 @@ mod tests {
             assert_eq!(back.user, record.user);
             assert_eq!(back.grant_id, record.grant_id);
         }
-    }
-
-    fn key(i: u32) -> TokenDigest {
-        TokenDigest::of(&i.to_string())
-    }
-
-    /// Every entry stays reachable, changeable and removable after the young table has
-    /// moved it to the old one, and sweeping reaches both generations.
-    #[test]
-    fn generations_keep_every_entry_across_promotions() {
-        let mut table = Generations::default();
-        let n = 5 * YOUNG as u32 + 7;
-        for i in 0..n {
-            table.insert(key(i), i);
-        }
-        assert_eq!(table.len(), n as usize);
-        assert!(
-            table.old.len() >= 4 * YOUNG,
-            "entries moved to the old table"
-        );
-        assert!(table.young.len() <= YOUNG);
-        for i in 0..n {
-            assert_eq!(table.get(&key(i)), Some(&i));
-        }
-        assert_eq!(table.get(&key(n)), None);
-        // The oldest and the newest entry, each in its own generation.
-        for i in [0, n - 1] {
-            *table.get_mut(&key(i)).unwrap() += 1_000_000;
-            assert_eq!(table.get(&key(i)), Some(&(i + 1_000_000)));
-            assert_eq!(table.remove(&key(i)), Some(i + 1_000_000));
-            assert_eq!(table.get(&key(i)), None);
-            assert_eq!(table.remove(&key(i)), None);
-        }
-        table.retain(|v| v % 2 == 0);
-        assert_eq!(table.len(), (1..n - 1).filter(|v| v % 2 == 0).count());
-        assert!((1..n - 1).all(|i| table.get(&key(i)).is_some() == (i % 2 == 0)));
-    }
-
-    fn now<F: std::future::Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-                return out;
-            }
-        }
-    }
-
-    /// RFC 6749 §4.1.2 (a code is used once; a second use is recognised) holds for a code
-    /// that has moved to the old generation before, and after, it was redeemed.
-    #[test]
-    fn code_reuse_is_recognised_in_either_generation_rfc6749_4_1_2() {
-        let store = MemoryGrantStore::new();
-        let g = grant(true, Some(ChallengeMethod::S256), false, &[]);
-        let (early, late) = (key(u32::MAX), key(u32::MAX - 1));
-        now(store.store_code(early, g.clone())).unwrap();
-        let mut i = 0;
-        // Enough codes for the shard holding `early` to move it to its old table.
-        let fill = |store: &MemoryGrantStore, i: &mut u32| {
-            for _ in 0..SHARDS * YOUNG * 2 {
-                now(store.store_code(key(*i), g.clone())).unwrap();
-                *i += 1;
-            }
-        };
-        fill(&store, &mut i);
-        now(store.store_code(late, g.clone())).unwrap();
-        let redeem = |k| now(store.redeem_code(&k, 20)).unwrap();
-        assert!(matches!(redeem(early), CodeRedemption::Redeemed(_)));
-        assert!(matches!(redeem(late), CodeRedemption::Redeemed(_)));
-        fill(&store, &mut i);
-        assert!(matches!(redeem(early), CodeRedemption::AlreadyRedeemed(_)));
-        assert!(matches!(redeem(late), CodeRedemption::AlreadyRedeemed(_)));
-        // Expired entries leave both generations.
-        store.purge_expired(71);
-        assert_eq!(store.counts(), (0, 0));
-        assert!(matches!(redeem(late), CodeRedemption::NotFound));
     }
 }
