@@ -168,6 +168,12 @@ impl<'a> Params<'a> {
         Ok(found)
     }
 
+    /// The value of `name` where the caller has already rejected its repetition (see
+    /// [`first_duplicate`](Self::first_duplicate)): `None` when absent or empty.
+    pub(crate) fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).ok().flatten()
+    }
+
     /// Whether `name` occurs at all (even with an empty value).
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)
@@ -310,6 +316,7 @@ mod tests {
         let p = Params::parse(b"state=&scope", L).unwrap();
         assert_eq!(p.get("state").unwrap(), None);
         assert_eq!(p.get("scope").unwrap(), None);
+        assert_eq!(p.value("state"), None);
         assert!(p.contains("state"));
     }
 
@@ -317,6 +324,8 @@ mod tests {
     fn duplicates_are_detected_rfc6749_3_1() {
         let p = Params::parse(b"scope=a&scope=b", L).unwrap();
         assert_eq!(p.get("scope"), Err(Duplicate));
+        // `value` is for callers that rejected repeats first: it does not report them.
+        assert_eq!(p.value("scope"), None);
         assert_eq!(p.first_duplicate(&["state", "scope"]), Some("scope"));
     }
 

@@ -210,7 +210,7 @@ impl AuthorizationServer {
         now: u64,
     ) -> Result<AuthorizationRequest, ProtocolError> {
         // Duplicates were ruled out before this point.
-        let get = |name| params.get(name).ok().flatten();
+        let get = |name| params.value(name);
         if params.contains("request") {
             return Err(ProtocolError::new(
                 ErrorCode::RequestNotSupported,

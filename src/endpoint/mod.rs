@@ -45,7 +45,7 @@ impl crate::server::AuthorizationServer {
 pub(crate) fn token_param<'p>(
     params: &'p crate::params::Params<'_>,
 ) -> Result<&'p str, crate::error::ProtocolError> {
-    params.get("token").ok().flatten().ok_or_else(|| {
+    params.value("token").ok_or_else(|| {
         crate::error::ProtocolError::new(
             crate::error::ErrorCode::InvalidRequest,
             "token is missing",

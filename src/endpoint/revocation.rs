@@ -41,7 +41,7 @@ impl AuthorizationServer {
     ) -> Result<HttpResponse, ProtocolError> {
         let (params, client) = self.token_form(parts, body).await?;
         let token = super::token_param(&params)?;
-        let refresh_first = params.get("token_type_hint").ok().flatten() == Some("refresh_token");
+        let refresh_first = params.value("token_type_hint") == Some("refresh_token");
         let now = self.inner.clock.now();
         let digest = TokenDigest::of(token);
         if refresh_first {

@@ -91,7 +91,7 @@ impl AuthorizationServer {
         body: &[u8],
     ) -> Result<HttpResponse, ProtocolError> {
         let params = self.read_form(parts, body, SINGLE_VALUED)?;
-        let grant = match params.get("grant_type").ok().flatten() {
+        let grant = match params.value("grant_type") {
             None => {
                 return Err(ProtocolError::new(
                     ErrorCode::InvalidRequest,

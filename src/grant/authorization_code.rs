@@ -91,7 +91,7 @@ impl AuthorizationServer {
     ) -> Result<TokenResponse, ProtocolError> {
         // Duplicates were rejected by the caller; check all syntax before the code is spent,
         // so that a malformed request does not burn it (checklist SEC-03).
-        let get = |name| params.get(name).ok().flatten();
+        let get = |name| params.value(name);
         let code = get("code")
             .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidRequest, "code is missing"))?;
         let verifier = get("code_verifier");

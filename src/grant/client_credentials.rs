@@ -33,7 +33,7 @@ impl AuthorizationServer {
         params: &Params<'_>,
         now: u64,
     ) -> Result<TokenResponse, ProtocolError> {
-        let requested = params.get("scope").ok().flatten();
+        let requested = params.value("scope");
         let scope = match self.filter_scope(requested, client)? {
             Some(scope) => without_user_scopes(&scope),
             None => without_user_scopes(client.scopes()),

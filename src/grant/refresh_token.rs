@@ -33,7 +33,7 @@ impl AuthorizationServer {
         params: &Params<'_>,
         now: u64,
     ) -> Result<TokenResponse, ProtocolError> {
-        let get = |name| params.get(name).ok().flatten();
+        let get = |name| params.value(name);
         let presented = get("refresh_token").ok_or_else(|| {
             ProtocolError::new(ErrorCode::InvalidRequest, "refresh_token is missing")
         })?;
