@@ -54,13 +54,7 @@ async fn main() -> ExitCode {
         .bind(&settings.listen_addr);
     let server = match server {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "error: cannot listen on LISTEN_ADDR {:?}: {e}",
-                settings.listen_addr
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return demo::cannot_listen(&settings, e),
     };
     println!("{}", demo.startup_line("actix", &settings.listen_addr));
     match server.run().await {

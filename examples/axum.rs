@@ -42,13 +42,7 @@ async fn main() -> ExitCode {
     };
     let listener = match tokio::net::TcpListener::bind(&settings.listen_addr).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "error: cannot listen on LISTEN_ADDR {:?}: {e}",
-                settings.listen_addr
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return demo::cannot_listen(&settings, e),
     };
     println!("{}", demo.startup_line("axum", &settings.listen_addr));
     // With the peer address, so that grantor's brute-force protection of client

@@ -129,6 +129,15 @@ impl std::fmt::Debug for Demo {
     }
 }
 
+/// Reports that the server cannot listen on `LISTEN_ADDR` (demo contract: exit with failure).
+pub fn cannot_listen(settings: &Settings, e: impl std::fmt::Display) -> std::process::ExitCode {
+    eprintln!(
+        "error: cannot listen on LISTEN_ADDR {:?}: {e}",
+        settings.listen_addr
+    );
+    std::process::ExitCode::FAILURE
+}
+
 /// A fixed PKCE verifier and its S256 challenge, for the home page's sample link and README.
 pub const SAMPLE_VERIFIER: &str = "dBjftJeZ4CVP-mJ92q9Vm1XBgWsEdiXAvwm3UWgyVdA";
 pub const SAMPLE_CHALLENGE: &str = "d7gxb5pPiyI_xpKKGifxWe3p4HbC9KiryLgQ_WcNo0U";
