@@ -42,17 +42,17 @@ pub(crate) struct TokenResponse {
 
 impl TokenResponse {
     /// The JSON body, in a buffer sized for it: the members are written in their fixed order
-    /// and each value goes through serde_json (which escapes strings as RFC 8259 requires), so
-    /// a response costs no serializer state beyond the values themselves.
+    /// and each string value is escaped as RFC 8259 §7 requires (see [`json_string`]), so a
+    /// response costs no serializer state beyond the values themselves.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let tokens = self.access_token.len()
             + self.refresh_token.as_ref().map_or(0, String::len)
             + self.id_token.as_ref().map_or(0, String::len);
         let mut out = Vec::with_capacity(128 + tokens + self.scope.as_str().len());
         out.extend_from_slice(b"{\"access_token\":");
-        serde_json::to_writer(&mut out, &self.access_token)?;
+        json_string(&mut out, &self.access_token)?;
         out.extend_from_slice(b",\"token_type\":");
-        serde_json::to_writer(&mut out, self.token_type)?;
+        json_string(&mut out, self.token_type)?;
         out.extend_from_slice(b",\"expires_in\":");
         serde_json::to_writer(&mut out, &self.expires_in)?;
         let optional = [
@@ -65,12 +65,30 @@ impl TokenResponse {
                 out.extend_from_slice(b",\"");
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b"\":");
-                serde_json::to_writer(&mut out, value)?;
+                json_string(&mut out, value)?;
             }
         }
         out.push(b'}');
         Ok(out)
     }
+}
+
+/// Writes `value` as a JSON string. A value with nothing to escape (no quote, backslash or
+/// control character: every token grantor mints, and almost every scope) is copied between
+/// quotes as it is; anything else goes through serde_json, the crate's one escaper.
+fn json_string(out: &mut Vec<u8>, value: &str) -> Result<(), serde_json::Error> {
+    // No early exit, so that the compiler can test many bytes at a time.
+    let needs_escape = value.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        return serde_json::to_writer(out, value);
+    }
+    out.reserve(value.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 impl AuthorizationServer {
@@ -245,6 +263,33 @@ mod tests {
             assert_eq!(json["refresh_token"], format!("r{value}"));
             assert_eq!(json["scope"], "openid read");
             assert_eq!(json["id_token"], format!("{value}.x"));
+        }
+    }
+
+    /// The copy without escaping writes exactly what serde_json writes, for values that need
+    /// no escape and for values that do (RFC 8259 §7: quote, backslash, U+0000 to U+001F).
+    #[test]
+    fn json_strings_match_serde_json_rfc8259_7() {
+        let mut values: Vec<String> = [
+            "",
+            "abc-DEF_123.~",
+            "openid profile email",
+            "é€😀",
+            "</script>",
+            "\u{7f}",
+            "q\"uote",
+            "back\\slash",
+        ]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+        for b in 0u8..0x20 {
+            values.push(format!("token{}end", b as char));
+        }
+        for value in values {
+            let mut ours = Vec::new();
+            json_string(&mut ours, &value).unwrap();
+            assert_eq!(ours, serde_json::to_vec(&value).unwrap(), "{value:?}");
         }
     }
 
