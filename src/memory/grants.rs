@@ -10,6 +10,7 @@ use crate::store::{
     AccessTokenRecord, CodeGrant, CodeRedemption, EndUser, GrantId, GrantStore,
     PendingAuthorization, RefreshLookup, RefreshTokenRecord, Rotation,
 };
+use subtle::ConstantTimeEq as _;
 
 const SHARDS: usize = 16;
 /// How often (in seconds of the server's clock) a shard is swept of expired entries.
@@ -17,20 +18,174 @@ const SWEEP_INTERVAL: u64 = 30;
 
 use super::DigestMap as Map;
 
-/// An authorization code's grant as stored: the fixed fields inline and every string packed
-/// into one heap block, so that an outstanding code costs its table slot and one allocation
-/// (BENCHMARKS.md, "memory per outstanding code"). Unpacked into a [`CodeGrant`] on redemption.
-struct CodeEntry {
-    grant_id: GrantId,
-    issued_at: u64,
-    expires_at: u64,
-    auth_time: u64,
-    /// client id, redirect URI, scope and subject, then the nonce, the code challenge and the
-    /// `acr` when `flags` says they are present, then each `amr` value: each a little-endian
-    /// `u32` length and its UTF-8 bytes.
-    text: Box<[u8]>,
-    flags: u8,
-    redeemed: bool,
+/// The first half of a code's or token's digest: the key of its table. The second half is
+/// the first thing in the entry's block, and a lookup matches only when both halves do
+/// ([`Slot::holds`]), so all 256 bits are compared, in constant time like every digest.
+///
+/// With a 16-byte key and the rest of the entry in its block, a table slot is 40 bytes (the
+/// key, the time the entry may be swept at, and the block's pointer), where it was 96 to
+/// 104 with the whole digest and the fixed fields inline: less memory per entry, and fewer
+/// cache lines per insert into a table far larger than the cache (BENCHMARKS.md, "A million
+/// grants").
+#[derive(Clone, Copy, Eq)]
+struct Key([u8; 16]);
+
+impl Key {
+    fn of(digest: &TokenDigest) -> Key {
+        let mut key = [0; 16];
+        key.copy_from_slice(&digest.as_bytes()[..16]);
+        Key(key)
+    }
+
+    fn words(&self) -> [u64; 2] {
+        let mut low = [0; 8];
+        let mut high = [0; 8];
+        low.copy_from_slice(&self.0[..8]);
+        high.copy_from_slice(&self.0[8..]);
+        [u64::from_le_bytes(low), u64::from_le_bytes(high)]
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.words().ct_eq(&other.words()).into()
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The bytes of a digest are uniform: the map's prehashed hasher takes the first eight.
+        state.write(&self.0)
+    }
+}
+
+/// The second half of a digest, as stored at the start of a block.
+fn tail(digest: &TokenDigest) -> &[u8] {
+    &digest.as_bytes()[16..]
+}
+
+/// A table's value: when the entry may be swept (inline, so that a sweep reads no block),
+/// and its block: the digest's second half, the fixed fields, then every string (see
+/// [`pack`]).
+struct Slot {
+    until: u64,
+    block: Box<[u8]>,
+}
+
+impl Slot {
+    /// Whether this slot's entry is the one `digest` names (its key already matched the
+    /// first half).
+    fn holds(&self, digest: &TokenDigest) -> bool {
+        let stored = Key(self
+            .block
+            .get(..16)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; 16]));
+        let mut presented = [0; 16];
+        presented.copy_from_slice(tail(digest));
+        stored == Key(presented)
+    }
+
+    /// The fixed fields and strings after the digest's second half.
+    fn fields(&self) -> Fields<'_> {
+        Fields(self.block.get(16..).unwrap_or_default())
+    }
+
+    /// The byte at `at` in the fixed fields (a flag set after the entry was stored).
+    fn flag_mut(&mut self, at: usize) -> Option<&mut u8> {
+        self.block.get_mut(16 + at)
+    }
+}
+
+/// Writes a block: the digest's second half, then the `N` bytes of fixed fields, then each
+/// string as a little-endian `u32` length and its UTF-8 bytes.
+fn pack<'s, const N: usize>(
+    digest: &TokenDigest,
+    fixed: [u8; N],
+    strings: impl Iterator<Item = &'s str> + Clone,
+) -> Box<[u8]> {
+    let len = 16 + N + strings.clone().map(|s| 4 + s.len()).sum::<usize>();
+    let mut block = Vec::with_capacity(len);
+    block.extend_from_slice(tail(digest));
+    block.extend_from_slice(&fixed);
+    for s in strings {
+        // Every value came through a request or host code bounded far below 4 GiB.
+        block.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        block.extend_from_slice(s.as_bytes());
+    }
+    block.into_boxed_slice()
+}
+
+/// Fixed fields in the order given, as one array for [`pack`].
+fn fields<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+    let mut out = [0; N];
+    let mut at = 0;
+    for part in parts {
+        if let Some(dst) = out.get_mut(at..at + part.len()) {
+            dst.copy_from_slice(part);
+        }
+        at += part.len();
+    }
+    out
+}
+
+/// Reads back what [`pack`] wrote after the digest: fixed fields in order, then strings.
+/// A block is only ever read as it was written; a short one reads as zeros and empty
+/// strings, never a panic.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        let (value, rest) = self.0.split_at_checked(N).unwrap_or((&[], &[]));
+        self.0 = rest;
+        value.try_into().unwrap_or([0; N])
+    }
+
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.bytes())
+    }
+
+    fn flag(&mut self) -> u8 {
+        let [b] = self.bytes();
+        b
+    }
+
+    fn grant_id(&mut self) -> GrantId {
+        GrantId::from_bytes(self.bytes())
+    }
+
+    fn next(&mut self) -> &'a str {
+        let len = u32::from_le_bytes(self.bytes()) as usize;
+        let (value, rest) = self.0.split_at_checked(len).unwrap_or((self.0, &[]));
+        self.0 = rest;
+        // What pack wrote was a str.
+        std::str::from_utf8(value).unwrap_or_default()
+    }
+
+    /// The end of an [`EndUser`] packed by [`user_tail`]: its `acr` (when `has_acr`), then
+    /// every `amr` value to the end of the block.
+    fn user(mut self, subject: String, auth_time: u64, has_acr: bool) -> EndUser {
+        let acr = has_acr.then(|| self.next().to_owned());
+        let mut amr = Vec::new();
+        while !self.0.is_empty() {
+            amr.push(self.next().to_owned());
+        }
+        EndUser {
+            subject,
+            auth_time,
+            acr,
+            amr,
+        }
+    }
+}
+
+/// The end of a packed [`EndUser`]: its `acr` when it has one, then every `amr` value (read
+/// back by [`Fields::user`]).
+fn user_tail(user: &EndUser) -> impl Iterator<Item = &str> + Clone {
+    user.acr
+        .as_deref()
+        .into_iter()
+        .chain(user.amr.iter().map(String::as_str))
 }
 
 const HAS_NONCE: u8 = 1;
@@ -38,8 +193,16 @@ const HAS_CHALLENGE: u8 = 2;
 const HAS_ACR: u8 = 4;
 const PLAIN_CHALLENGE: u8 = 8;
 
-impl CodeEntry {
-    fn pack(grant: CodeGrant) -> CodeEntry {
+/// A code's block: grant id, issued at, `auth_time`, flags, redeemed; then client id,
+/// redirect URI, scope and subject, the nonce, the code challenge and the `acr` when the
+/// flags say they are present, then each `amr` value. Its expiry is the slot's `until`.
+mod codes {
+    use super::*;
+
+    /// Where the redeemed flag is in the fixed fields.
+    pub(super) const REDEEMED: usize = 16 + 8 + 8 + 1;
+
+    pub(super) fn pack(digest: &TokenDigest, grant: &CodeGrant) -> Slot {
         let user = &grant.user;
         let mut flags = 0;
         if grant.nonce.is_some() {
@@ -64,203 +227,165 @@ impl CodeEntry {
         .chain(grant.nonce.as_deref())
         .chain(grant.code_challenge.as_ref().map(CodeChallenge::as_str))
         .chain(user_tail(user));
-        CodeEntry {
-            grant_id: grant.grant_id,
-            issued_at: grant.issued_at,
-            expires_at: grant.expires_at,
-            auth_time: user.auth_time,
-            text: pack(strings),
-            flags,
-            redeemed: false,
+        let fixed: [u8; REDEEMED + 1] = fields(&[
+            grant.grant_id.as_bytes(),
+            &grant.issued_at.to_le_bytes(),
+            &user.auth_time.to_le_bytes(),
+            &[flags],
+            &[0],
+        ]);
+        Slot {
+            until: grant.expires_at,
+            block: super::pack(digest, fixed, strings),
         }
     }
 
-    fn unpack(&self) -> CodeGrant {
-        let mut text = Packed(&self.text);
-        let client_id = text.next().into();
-        let redirect_uri = text.next().into();
-        let scope = ScopeSet::from_wire(text.next());
-        let subject = text.next().to_owned();
-        let nonce = (self.flags & HAS_NONCE != 0).then(|| text.next().into());
-        let code_challenge = (self.flags & HAS_CHALLENGE != 0).then(|| {
-            let method = if self.flags & PLAIN_CHALLENGE != 0 {
+    /// The grant, and whether it was already redeemed.
+    pub(super) fn unpack(slot: &Slot) -> (CodeGrant, bool) {
+        let mut f = slot.fields();
+        let grant_id = f.grant_id();
+        let issued_at = f.u64();
+        let auth_time = f.u64();
+        let flags = f.flag();
+        let redeemed = f.flag() != 0;
+        let client_id = f.next().into();
+        let redirect_uri = f.next().into();
+        let scope = ScopeSet::from_wire(f.next());
+        let subject = f.next().to_owned();
+        let nonce = (flags & HAS_NONCE != 0).then(|| f.next().into());
+        let code_challenge = (flags & HAS_CHALLENGE != 0).then(|| {
+            let method = if flags & PLAIN_CHALLENGE != 0 {
                 ChallengeMethod::Plain
             } else {
                 ChallengeMethod::S256
             };
-            CodeChallenge::from_stored(text.next(), method)
+            CodeChallenge::from_stored(f.next(), method)
         });
-        let user = text.user(subject, self.auth_time, self.flags & HAS_ACR != 0);
-        CodeGrant {
-            grant_id: self.grant_id,
+        let user = f.user(subject, auth_time, flags & HAS_ACR != 0);
+        let grant = CodeGrant {
+            grant_id,
             client_id,
             redirect_uri,
             scope,
             user,
             nonce,
             code_challenge,
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-        }
-    }
-}
-
-/// `strings` in one heap block: each a little-endian `u32` length and its UTF-8 bytes.
-fn pack<'s>(strings: impl Iterator<Item = &'s str> + Clone) -> Box<[u8]> {
-    let len = strings.clone().map(|s| 4 + s.len()).sum();
-    let mut text = Vec::with_capacity(len);
-    for s in strings {
-        // Every value came through a request or host code bounded far below 4 GiB.
-        text.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        text.extend_from_slice(s.as_bytes());
-    }
-    text.into_boxed_slice()
-}
-
-/// The end of a packed [`EndUser`]: its `acr` when it has one, then every `amr` value (read
-/// back by [`Packed::user`]).
-fn user_tail(user: &EndUser) -> impl Iterator<Item = &str> + Clone {
-    user.acr
-        .as_deref()
-        .into_iter()
-        .chain(user.amr.iter().map(String::as_str))
-}
-
-/// Reads back what [`pack`] wrote.
-struct Packed<'a>(&'a [u8]);
-
-impl<'a> Packed<'a> {
-    /// The end of an [`EndUser`] packed as its `acr` (when `has_acr`), then every `amr`
-    /// value to the end of the block.
-    fn user(mut self, subject: String, auth_time: u64, has_acr: bool) -> EndUser {
-        let acr = has_acr.then(|| self.next().to_owned());
-        let mut amr = Vec::new();
-        while !self.0.is_empty() {
-            amr.push(self.next().to_owned());
-        }
-        EndUser {
-            subject,
-            auth_time,
-            acr,
-            amr,
-        }
-    }
-
-    fn next(&mut self) -> &'a str {
-        let (len, rest) = self.0.split_at_checked(4).unwrap_or((&[0; 4], &[]));
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let (value, rest) = rest.split_at_checked(len).unwrap_or((rest, &[]));
-        self.0 = rest;
-        // What pack wrote was a str.
-        std::str::from_utf8(value).unwrap_or_default()
-    }
-}
-
-/// An opaque access token's record as stored: like [`CodeEntry`], its strings (client id,
-/// scope, then the subject when there is one) packed into one block.
-struct AccessEntry {
-    grant_id: GrantId,
-    issued_at: u64,
-    expires_at: u64,
-    text: Box<[u8]>,
-    has_subject: bool,
-}
-
-impl AccessEntry {
-    fn pack(record: AccessTokenRecord) -> AccessEntry {
-        let mut strings = [&*record.client_id, record.scope.as_str(), ""];
-        let n = match &record.subject {
-            Some(subject) => {
-                strings[2] = subject;
-                3
-            }
-            None => 2,
+            issued_at,
+            expires_at: slot.until,
         };
-        AccessEntry {
-            grant_id: record.grant_id,
-            issued_at: record.issued_at,
-            expires_at: record.expires_at,
-            text: pack(strings[..n].iter().copied()),
-            has_subject: record.subject.is_some(),
+        (grant, redeemed)
+    }
+}
+
+/// An opaque access token's block: grant id, issued at, whether there is a subject; then
+/// the client id, the scope and the subject. Its expiry is the slot's `until`.
+mod access {
+    use super::*;
+
+    pub(super) fn pack(digest: &TokenDigest, record: &AccessTokenRecord) -> Slot {
+        let strings = [&*record.client_id, record.scope.as_str()]
+            .into_iter()
+            .chain(record.subject.as_deref());
+        let fixed: [u8; 16 + 8 + 1] = fields(&[
+            record.grant_id.as_bytes(),
+            &record.issued_at.to_le_bytes(),
+            &[u8::from(record.subject.is_some())],
+        ]);
+        Slot {
+            until: record.expires_at,
+            block: super::pack(digest, fixed, strings),
         }
     }
 
-    fn unpack(&self) -> AccessTokenRecord {
-        let mut text = Packed(&self.text);
+    pub(super) fn unpack(slot: &Slot) -> AccessTokenRecord {
+        let mut f = slot.fields();
+        let grant_id = f.grant_id();
+        let issued_at = f.u64();
+        let has_subject = f.flag() != 0;
         AccessTokenRecord {
-            grant_id: self.grant_id,
-            client_id: text.next().into(),
-            scope: ScopeSet::from_wire(text.next()),
-            subject: self.has_subject.then(|| text.next().into()),
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
+            grant_id,
+            client_id: f.next().into(),
+            scope: ScopeSet::from_wire(f.next()),
+            subject: has_subject.then(|| f.next().into()),
+            issued_at,
+            expires_at: slot.until,
         }
     }
 }
 
-/// A refresh token's record as stored: client id, scope, subject, then the user's `acr` and
-/// `amr` values, packed into one block.
-struct RefreshEntry {
-    grant_id: GrantId,
-    issued_at: u64,
-    expires_at: u64,
-    family_expires_at: u64,
-    auth_time: u64,
-    text: Box<[u8]>,
-    has_acr: bool,
-    rotated: bool,
-}
+/// A refresh token's block: grant id, issued at, expires at, the family's expiry,
+/// `auth_time`, whether there is an `acr`, rotated; then the client id, the scope, the
+/// subject, the `acr` and each `amr` value. The slot's `until` is the token's own expiry
+/// while it is live, and the family's once it is rotated: a rotated token is kept to
+/// recognise its reuse.
+mod refresh {
+    use super::*;
 
-impl RefreshEntry {
-    fn pack(record: RefreshTokenRecord) -> RefreshEntry {
+    /// Where the rotated flag is in the fixed fields.
+    pub(super) const ROTATED: usize = 16 + 8 * 4 + 1;
+
+    pub(super) fn pack(digest: &TokenDigest, record: &RefreshTokenRecord) -> Slot {
         let user = &record.user;
         let strings = [&*record.client_id, record.scope.as_str(), &user.subject]
             .into_iter()
             .chain(user_tail(user));
-        RefreshEntry {
-            grant_id: record.grant_id,
-            issued_at: record.issued_at,
-            expires_at: record.expires_at,
-            family_expires_at: record.family_expires_at,
-            auth_time: user.auth_time,
-            text: pack(strings),
-            has_acr: user.acr.is_some(),
-            rotated: false,
+        let fixed: [u8; ROTATED + 1] = fields(&[
+            record.grant_id.as_bytes(),
+            &record.issued_at.to_le_bytes(),
+            &record.expires_at.to_le_bytes(),
+            &record.family_expires_at.to_le_bytes(),
+            &user.auth_time.to_le_bytes(),
+            &[u8::from(user.acr.is_some())],
+            &[0],
+        ]);
+        Slot {
+            until: record.expires_at,
+            block: super::pack(digest, fixed, strings),
         }
     }
 
-    fn unpack(&self) -> RefreshTokenRecord {
-        let mut text = Packed(&self.text);
-        let client_id = text.next();
-        let scope = ScopeSet::from_wire(text.next());
-        let subject = text.next().to_owned();
-        RefreshTokenRecord::new(
-            self.grant_id,
+    /// The token's own expiry, its family's, and whether it was rotated, without reading
+    /// its strings.
+    pub(super) fn lifetime(slot: &Slot) -> (u64, u64, bool) {
+        let mut f = slot.fields();
+        let _grant_id_and_issued_at: [u8; 16 + 8] = f.bytes();
+        let expires_at = f.u64();
+        let family_expires_at = f.u64();
+        let _auth_time_and_has_acr: [u8; 8 + 1] = f.bytes();
+        (expires_at, family_expires_at, f.flag() != 0)
+    }
+
+    /// The record, and whether the token was rotated.
+    pub(super) fn unpack(slot: &Slot) -> (RefreshTokenRecord, bool) {
+        let mut f = slot.fields();
+        let grant_id = f.grant_id();
+        let issued_at = f.u64();
+        let expires_at = f.u64();
+        let family_expires_at = f.u64();
+        let auth_time = f.u64();
+        let has_acr = f.flag() != 0;
+        let rotated = f.flag() != 0;
+        let client_id = f.next();
+        let scope = ScopeSet::from_wire(f.next());
+        let subject = f.next().to_owned();
+        let record = RefreshTokenRecord::new(
+            grant_id,
             client_id,
-            text.user(subject, self.auth_time, self.has_acr),
+            f.user(subject, auth_time, has_acr),
             scope,
-            self.issued_at,
-            self.expires_at,
-            self.family_expires_at,
-        )
-    }
-
-    /// A live token lives until its own expiry; a rotated one is kept until the family
-    /// expires, to recognise reuse.
-    fn keep_until(&self) -> u64 {
-        if self.rotated {
-            self.family_expires_at
-        } else {
-            self.expires_at
-        }
+            issued_at,
+            expires_at,
+            family_expires_at,
+        );
+        (record, rotated)
     }
 }
 
 #[derive(Default)]
 struct Shard {
-    refresh_tokens: Map<TokenDigest, RefreshEntry>,
-    codes: Map<TokenDigest, CodeEntry>,
-    access_tokens: Map<TokenDigest, AccessEntry>,
+    refresh_tokens: Map<Key, Slot>,
+    codes: Map<Key, Slot>,
+    access_tokens: Map<Key, Slot>,
     revoked: Map<GrantId, u64>,
     assertion_ids: Map<TokenDigest, u64>,
     interactions: Map<TokenDigest, PendingAuthorization>,
@@ -273,9 +398,9 @@ impl Shard {
             return;
         }
         self.next_sweep = now + SWEEP_INTERVAL;
-        self.codes.retain(|_, e| e.expires_at >= now);
-        self.access_tokens.retain(|_, r| r.expires_at >= now);
-        self.refresh_tokens.retain(|_, e| e.keep_until() >= now);
+        self.codes.retain(|_, s| s.until >= now);
+        self.access_tokens.retain(|_, s| s.until >= now);
+        self.refresh_tokens.retain(|_, s| s.until >= now);
         self.revoked.retain(|_, until| *until >= now);
         self.assertion_ids.retain(|_, until| *until >= now);
         self.interactions.retain(|_, p| p.expires_at >= now);
@@ -416,11 +541,10 @@ impl MemoryGrantStore {
 #[async_trait]
 impl GrantStore for MemoryGrantStore {
     async fn store_code(&self, code: TokenDigest, grant: CodeGrant) -> Result<(), StoreError> {
-        let now = grant.issued_at;
-        let entry = CodeEntry::pack(grant);
+        let slot = codes::pack(&code, &grant);
         let mut shard = self.shard(code.as_bytes());
-        shard.sweep(now);
-        shard.codes.insert(code, entry);
+        shard.sweep(grant.issued_at);
+        shard.codes.insert(Key::of(&code), slot);
         Ok(())
     }
 
@@ -430,14 +554,19 @@ impl GrantStore for MemoryGrantStore {
         now: u64,
     ) -> Result<CodeRedemption, StoreError> {
         let mut shard = self.shard(code.as_bytes());
-        Ok(match shard.codes.get_mut(code) {
-            Some(e) if e.expires_at < now => CodeRedemption::NotFound,
-            Some(e) if e.redeemed => CodeRedemption::AlreadyRedeemed(e.unpack()),
-            Some(e) => {
-                e.redeemed = true;
-                CodeRedemption::Redeemed(e.unpack())
+        Ok(match shard.codes.get_mut(&Key::of(code)) {
+            Some(s) if s.holds(code) && s.until >= now => {
+                let (grant, redeemed) = codes::unpack(s);
+                if redeemed {
+                    CodeRedemption::AlreadyRedeemed(grant)
+                } else {
+                    if let Some(flag) = s.flag_mut(codes::REDEEMED) {
+                        *flag = 1;
+                    }
+                    CodeRedemption::Redeemed(grant)
+                }
             }
-            None => CodeRedemption::NotFound,
+            _ => CodeRedemption::NotFound,
         })
     }
 
@@ -446,11 +575,10 @@ impl GrantStore for MemoryGrantStore {
         token: TokenDigest,
         record: AccessTokenRecord,
     ) -> Result<(), StoreError> {
-        let now = record.issued_at;
-        let entry = AccessEntry::pack(record);
+        let slot = access::pack(&token, &record);
         let mut shard = self.shard(token.as_bytes());
-        shard.sweep(now);
-        shard.access_tokens.insert(token, entry);
+        shard.sweep(record.issued_at);
+        shard.access_tokens.insert(Key::of(&token), slot);
         Ok(())
     }
 
@@ -461,8 +589,8 @@ impl GrantStore for MemoryGrantStore {
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         let record = {
             let shard = self.shard(token.as_bytes());
-            match shard.access_tokens.get(token) {
-                Some(e) if e.expires_at >= now => e.unpack(),
+            match shard.access_tokens.get(&Key::of(token)) {
+                Some(s) if s.holds(token) && s.until >= now => access::unpack(s),
                 _ => return Ok(None),
             }
         };
@@ -478,7 +606,15 @@ impl GrantStore for MemoryGrantStore {
     }
 
     async fn revoke_access_token(&self, token: &TokenDigest) -> Result<(), StoreError> {
-        self.shard(token.as_bytes()).access_tokens.remove(token);
+        let mut shard = self.shard(token.as_bytes());
+        let key = Key::of(token);
+        if shard
+            .access_tokens
+            .get(&key)
+            .is_some_and(|s| s.holds(token))
+        {
+            shard.access_tokens.remove(&key);
+        }
         Ok(())
     }
 
@@ -494,11 +630,10 @@ impl GrantStore for MemoryGrantStore {
         token: TokenDigest,
         record: RefreshTokenRecord,
     ) -> Result<(), StoreError> {
-        let now = record.issued_at;
-        let entry = RefreshEntry::pack(record);
+        let slot = refresh::pack(&token, &record);
         let mut shard = self.shard(token.as_bytes());
-        shard.sweep(now);
-        shard.refresh_tokens.insert(token, entry);
+        shard.sweep(record.issued_at);
+        shard.refresh_tokens.insert(Key::of(&token), slot);
         Ok(())
     }
 
@@ -509,8 +644,8 @@ impl GrantStore for MemoryGrantStore {
     ) -> Result<RefreshLookup, StoreError> {
         let (record, rotated) = {
             let shard = self.shard(token.as_bytes());
-            match shard.refresh_tokens.get(token) {
-                Some(e) if e.keep_until() >= now => (e.unpack(), e.rotated),
+            match shard.refresh_tokens.get(&Key::of(token)) {
+                Some(s) if s.holds(token) && s.until >= now => refresh::unpack(s),
                 _ => return Ok(RefreshLookup::NotFound),
             }
         };
@@ -534,19 +669,31 @@ impl GrantStore for MemoryGrantStore {
         if self.is_revoked(&record.grant_id, now) {
             return Ok(Rotation::NotFound);
         }
-        let entry = RefreshEntry::pack(record);
+        let slot = refresh::pack(&new, &record);
         {
             let mut shard = self.shard(old.as_bytes());
-            match shard.refresh_tokens.get_mut(old) {
-                Some(e) if e.rotated => return Ok(Rotation::AlreadyRotated),
-                Some(e) if e.expires_at >= now => e.rotated = true,
+            match shard.refresh_tokens.get_mut(&Key::of(old)) {
+                Some(s) if s.holds(old) => {
+                    let (expires_at, family_expires_at, rotated) = refresh::lifetime(s);
+                    if rotated {
+                        return Ok(Rotation::AlreadyRotated);
+                    }
+                    if expires_at < now {
+                        return Ok(Rotation::NotFound);
+                    }
+                    // Kept until the family expires, to recognise its reuse.
+                    s.until = family_expires_at;
+                    if let Some(flag) = s.flag_mut(refresh::ROTATED) {
+                        *flag = 1;
+                    }
+                }
                 _ => return Ok(Rotation::NotFound),
             }
         }
         // Only this caller got past the check above, and nobody knows `new` yet.
         let mut shard = self.shard(new.as_bytes());
         shard.sweep(now);
-        shard.refresh_tokens.insert(new, entry);
+        shard.refresh_tokens.insert(Key::of(&new), slot);
         Ok(Rotation::Rotated)
     }
 
@@ -630,7 +777,8 @@ mod tests {
             grant(true, Some(ChallengeMethod::Plain), true, &["pwd", "otp"]),
             grant(false, Some(ChallengeMethod::S256), true, &[""]),
         ] {
-            let back = CodeEntry::pack(g.clone()).unpack();
+            let (back, redeemed) = codes::unpack(&codes::pack(&TokenDigest::of("c"), &g));
+            assert!(!redeemed);
             assert_eq!(format!("{back:?}"), format!("{g:?}"));
             assert_eq!(back.user, g.user);
             assert_eq!(back.code_challenge, g.code_challenge);
@@ -659,7 +807,7 @@ mod tests {
                 issued_at: 10,
                 expires_at: 70,
             };
-            let back = AccessEntry::pack(record.clone()).unpack();
+            let back = access::unpack(&access::pack(&TokenDigest::of("a"), &record));
             assert_eq!(format!("{back:?}"), format!("{record:?}"));
             assert_eq!(back.grant_id, record.grant_id);
         }
@@ -680,10 +828,159 @@ mod tests {
                 100,
                 1_000,
             );
-            let back = RefreshEntry::pack(record.clone()).unpack();
+            let slot = refresh::pack(&TokenDigest::of("r"), &record);
+            assert_eq!(refresh::lifetime(&slot), (100, 1_000, false));
+            let (back, rotated) = refresh::unpack(&slot);
+            assert!(!rotated);
             assert_eq!(format!("{back:?}"), format!("{record:?}"));
             assert_eq!(back.user, record.user);
             assert_eq!(back.grant_id, record.grant_id);
         }
+    }
+
+    /// What BENCHMARKS.md's memory figures rest on: a table slot (key and value) is 40 bytes.
+    #[test]
+    fn a_table_slot_is_40_bytes() {
+        assert_eq!(std::mem::size_of::<(Key, Slot)>(), 40);
+    }
+
+    /// `digest` with its second half changed: the same table key, another token.
+    fn same_key(digest: &TokenDigest) -> TokenDigest {
+        let mut bytes = *digest.as_bytes();
+        bytes[31] ^= 1;
+        TokenDigest::from_bytes(bytes)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// The tables are keyed by the first half of a digest; a token whose digest shares that
+    /// half but not the second is another token, found nowhere and revoking nothing.
+    #[test]
+    fn lookups_match_all_256_bits_of_the_digest() {
+        let store = MemoryGrantStore::new();
+        let code = TokenDigest::of("code");
+        let access = TokenDigest::of("access");
+        let refresh = TokenDigest::of("refresh");
+        let g = grant(true, Some(ChallengeMethod::S256), false, &[]);
+        let record = AccessTokenRecord {
+            grant_id: g.grant_id,
+            client_id: "web-app".into(),
+            subject: Some("alice-sub".into()),
+            scope: ScopeSet::parse("read").unwrap(),
+            issued_at: 10,
+            expires_at: 70,
+        };
+        let rt = RefreshTokenRecord::new(
+            g.grant_id,
+            "web-app",
+            EndUser::new("alice-sub", 1),
+            ScopeSet::parse("read").unwrap(),
+            10,
+            100,
+            1_000,
+        );
+        block_on(async {
+            store.store_code(code, g.clone()).await.unwrap();
+            store.store_access_token(access, record).await.unwrap();
+            store
+                .store_refresh_token(refresh, rt.clone())
+                .await
+                .unwrap();
+
+            let redeemed = store.redeem_code(&same_key(&code), 20).await.unwrap();
+            assert!(matches!(redeemed, CodeRedemption::NotFound));
+            assert!(store
+                .access_token(&same_key(&access), 20)
+                .await
+                .unwrap()
+                .is_none());
+            let found = store.refresh_token(&same_key(&refresh), 20).await.unwrap();
+            assert!(matches!(found, RefreshLookup::NotFound));
+            let rotation = store
+                .rotate_refresh_token(&same_key(&refresh), TokenDigest::of("next"), rt, 20)
+                .await
+                .unwrap();
+            assert!(matches!(rotation, Rotation::NotFound));
+            store.revoke_access_token(&same_key(&access)).await.unwrap();
+
+            // The real ones are all still there, untouched.
+            let redeemed = store.redeem_code(&code, 20).await.unwrap();
+            assert!(matches!(redeemed, CodeRedemption::Redeemed(r) if r.grant_id == g.grant_id));
+            assert!(store.access_token(&access, 20).await.unwrap().is_some());
+            let found = store.refresh_token(&refresh, 20).await.unwrap();
+            assert!(matches!(found, RefreshLookup::Active(_)));
+        });
+    }
+
+    /// Redeeming a code and rotating a refresh token set a flag inside the entry's block:
+    /// what is read back afterwards is the same record, now marked, and a rotated token is
+    /// kept until its family expires, not its own expiry.
+    #[test]
+    fn flags_set_in_place_leave_the_records_intact() {
+        let store = MemoryGrantStore::new();
+        let code = TokenDigest::of("code");
+        let g = grant(true, Some(ChallengeMethod::Plain), true, &["pwd", "otp"]);
+        let mut user = EndUser::new("alice-sub", 1_700_000_000);
+        user.acr = Some("urn:acr:ü".to_owned());
+        user.amr = vec!["pwd".to_owned()];
+        let rt = RefreshTokenRecord::new(
+            g.grant_id,
+            "web-app",
+            user,
+            ScopeSet::parse("openid offline_access").unwrap(),
+            10,
+            100,
+            1_000,
+        );
+        let refresh = TokenDigest::of("refresh");
+        block_on(async {
+            store.store_code(code, g.clone()).await.unwrap();
+            let first = store.redeem_code(&code, 20).await.unwrap();
+            let CodeRedemption::Redeemed(first) = first else {
+                panic!("first redemption: {first:?}")
+            };
+            let again = store.redeem_code(&code, 20).await.unwrap();
+            let CodeRedemption::AlreadyRedeemed(again) = again else {
+                panic!("second redemption: {again:?}")
+            };
+            assert_eq!(format!("{first:?}"), format!("{g:?}"));
+            assert_eq!(format!("{again:?}"), format!("{g:?}"));
+
+            store
+                .store_refresh_token(refresh, rt.clone())
+                .await
+                .unwrap();
+            let rotation = store
+                .rotate_refresh_token(&refresh, TokenDigest::of("next"), rt.clone(), 20)
+                .await
+                .unwrap();
+            assert!(matches!(rotation, Rotation::Rotated));
+            // Past its own expiry (100), within its family's (1,000): kept, as rotated.
+            match store.refresh_token(&refresh, 500).await.unwrap() {
+                RefreshLookup::Rotated(back) => {
+                    assert_eq!(format!("{back:?}"), format!("{rt:?}"));
+                    assert_eq!(back.user, rt.user);
+                }
+                other => panic!("after rotation: {other:?}"),
+            }
+            store.purge_expired(500);
+            assert!(matches!(
+                store.refresh_token(&refresh, 500).await.unwrap(),
+                RefreshLookup::Rotated(_)
+            ));
+            store.purge_expired(1_001);
+            assert!(matches!(
+                store.refresh_token(&refresh, 1_001).await.unwrap(),
+                RefreshLookup::NotFound
+            ));
+        });
     }
 }
