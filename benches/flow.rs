@@ -9,6 +9,7 @@
 //! * `oxide/…`: the same opaque flow on oxide-auth, with a SHA-256 and its default Argon2
 //!   secret check.
 //! * `threads/{1,2}`: the opaque flow on one and on two threads sharing one server.
+//! * `threads_own/{1,2}`: the same with a server and stores of its own per thread.
 
 mod common;
 
@@ -111,17 +112,19 @@ fn versus_oxide(c: &mut Criterion) {
     g.finish();
 }
 
-/// Runs `work` `iters` times on each of `n` threads at once; the slowest thread's time.
-fn on_threads(n: u64, iters: u64, work: impl Fn() + Sync) -> Duration {
+/// Runs `work` `iters` times on each of `n` threads at once, with the thread's index; the
+/// slowest thread's time.
+fn on_threads(n: u64, iters: u64, work: impl Fn(usize) + Sync) -> Duration {
     let barrier = Barrier::new(n as usize);
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..n)
-            .map(|_| {
-                s.spawn(|| {
+        let workers: Vec<_> = (0..n as usize)
+            .map(|thread| {
+                let (barrier, work) = (&barrier, &work);
+                s.spawn(move || {
                     barrier.wait();
                     let start = Instant::now();
                     for _ in 0..iters {
-                        work();
+                        work(thread);
                     }
                     start.elapsed()
                 })
@@ -144,7 +147,7 @@ fn threads(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n));
         g.bench_function(n.to_string(), |b| {
             b.iter_custom(|iters| {
-                on_threads(n, iters, || {
+                on_threads(n, iters, |_| {
                     black_box(floor.run());
                 })
             })
@@ -158,8 +161,27 @@ fn threads(c: &mut Criterion) {
         g.bench_function(n.to_string(), |b| {
             b.iter_custom(|iters| {
                 bench.reset();
-                on_threads(n, iters, || {
+                on_threads(n, iters, |_| {
                     black_box(bench.flow());
+                })
+            })
+        });
+    }
+    g.finish();
+    // The same flow with a server and stores of its own per thread: what the flow's code
+    // allows when no lock or reference count is shared (against `threads`, what sharing one
+    // server's in-memory stores costs).
+    let mut g = c.benchmark_group("threads_own");
+    let benches = [Bench::new(Kind::Opaque), Bench::new(Kind::Opaque)];
+    for n in [1u64, 2] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(n.to_string(), |b| {
+            b.iter_custom(|iters| {
+                for bench in &benches {
+                    bench.reset();
+                }
+                on_threads(n, iters, |thread| {
+                    black_box(benches[thread].flow());
                 })
             })
         });

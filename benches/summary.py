@@ -52,7 +52,8 @@ ours, sha, argon = median("flow/opaque"), median("oxide/flow_sha256"), median("o
 print(f"| oxide/flow_sha256 | {fmt(sha)} | oxide-auth time / grantor opaque flow time: **{ratio(sha, ours)}** |")
 print(f"| oxide_default/flow_argon2 | {fmt(argon)} | oxide-auth time / grantor opaque flow time: {ratio(argon, ours)} |")
 for group, what in [("threads_floor", "crypto floor (control: shares nothing)"),
-                    ("threads", "opaque flow, one shared server")]:
+                    ("threads", "opaque flow, one shared server"),
+                    ("threads_own", "opaque flow, a server and stores per thread")]:
     t1, t2 = median(f"{group}/1"), median(f"{group}/2")
     if t1 and t2:
         print(f"| {group}/1, {group}/2 | {fmt(t1)}, {fmt(t2)} per run per thread | "
