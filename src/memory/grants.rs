@@ -27,6 +27,10 @@ use super::DigestMap as Map;
 /// 104 with the whole digest and the fixed fields inline: less memory per entry, and fewer
 /// cache lines per insert into a table far larger than the cache (BENCHMARKS.md, "A million
 /// grants").
+///
+/// Two digests that share their first 16 bytes (a chance of 2^-128 for any pair) would share
+/// a slot: the later insert replaces the earlier entry, whose token then reads as not found,
+/// like an expired one. A lookup never returns another token's record.
 #[derive(Clone, Copy, Eq)]
 struct Key([u8; 16]);
 
@@ -117,7 +121,7 @@ fn pack<'s, const N: usize>(
 }
 
 /// Fixed fields in the order given, as one array for [`pack`].
-fn fields<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+fn fixed_fields<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     let mut out = [0; N];
     let mut at = 0;
     for part in parts {
@@ -227,7 +231,7 @@ mod codes {
         .chain(grant.nonce.as_deref())
         .chain(grant.code_challenge.as_ref().map(CodeChallenge::as_str))
         .chain(user_tail(user));
-        let fixed: [u8; REDEEMED + 1] = fields(&[
+        let fixed: [u8; REDEEMED + 1] = fixed_fields(&[
             grant.grant_id.as_bytes(),
             &grant.issued_at.to_le_bytes(),
             &user.auth_time.to_le_bytes(),
@@ -286,7 +290,7 @@ mod access {
         let strings = [&*record.client_id, record.scope.as_str()]
             .into_iter()
             .chain(record.subject.as_deref());
-        let fixed: [u8; 16 + 8 + 1] = fields(&[
+        let fixed: [u8; 16 + 8 + 1] = fixed_fields(&[
             record.grant_id.as_bytes(),
             &record.issued_at.to_le_bytes(),
             &[u8::from(record.subject.is_some())],
@@ -329,7 +333,7 @@ mod refresh {
         let strings = [&*record.client_id, record.scope.as_str(), &user.subject]
             .into_iter()
             .chain(user_tail(user));
-        let fixed: [u8; ROTATED + 1] = fields(&[
+        let fixed: [u8; ROTATED + 1] = fixed_fields(&[
             record.grant_id.as_bytes(),
             &record.issued_at.to_le_bytes(),
             &record.expires_at.to_le_bytes(),
