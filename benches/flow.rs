@@ -28,14 +28,7 @@ fn flows(c: &mut Criterion) {
     for kind in Kind::ALL {
         let bench = Bench::new(kind);
         flow.bench_function(kind.name(), |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(bench.flow());
-                }
-                start.elapsed()
-            })
+            b.iter_custom(|iters| bench.timed_flows(iters))
         });
     }
     flow.finish();

@@ -107,16 +107,7 @@ fn main() {
     };
     for (name, bench) in [("empty", &empty), (label.as_str(), &full)] {
         let mut g = c.benchmark_group(format!("scale_{name}"));
-        g.bench_function("flow", |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(bench.flow());
-                }
-                start.elapsed()
-            })
-        });
+        g.bench_function("flow", |b| b.iter_custom(|iters| bench.timed_flows(iters)));
         store_steps(&mut g, bench);
         g.finish();
     }

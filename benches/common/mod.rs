@@ -185,6 +185,17 @@ impl Bench {
         }
     }
 
+    /// `iters` flows after a [`reset`](Self::reset), timed (the reset is not): one
+    /// criterion sample of a flow bench.
+    pub fn timed_flows(&self, iters: u64) -> std::time::Duration {
+        self.reset();
+        let start = std::time::Instant::now();
+        for _ in 0..iters {
+            std::hint::black_box(self.flow());
+        }
+        start.elapsed()
+    }
+
     /// Forgets everything the benches stored at `T0` (and nothing stored at a later clock),
     /// then puts the clock back at `T0`. Run between samples, outside the timed section.
     ///

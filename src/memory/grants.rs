@@ -848,27 +848,17 @@ mod tests {
         assert_eq!(std::mem::size_of::<(Key, Slot)>(), 40);
     }
 
-    /// `digest` with its second half changed: the same table key, another token.
-    fn same_key(digest: &TokenDigest) -> TokenDigest {
+    /// `digest` with byte `at` of its second half changed: the same table key, another token.
+    fn same_key(digest: &TokenDigest, at: usize) -> TokenDigest {
         let mut bytes = *digest.as_bytes();
-        bytes[31] ^= 1;
+        bytes[at] ^= 1;
         TokenDigest::from_bytes(bytes)
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-                return out;
-            }
-        }
     }
 
     /// The tables are keyed by the first half of a digest; a token whose digest shares that
     /// half but not the second is another token, found nowhere and revoking nothing.
-    #[test]
-    fn lookups_match_all_256_bits_of_the_digest() {
+    #[tokio::test]
+    async fn lookups_match_all_256_bits_of_the_digest() {
         let store = MemoryGrantStore::new();
         let code = TokenDigest::of("code");
         let access = TokenDigest::of("access");
@@ -891,44 +881,52 @@ mod tests {
             100,
             1_000,
         );
-        block_on(async {
-            store.store_code(code, g.clone()).await.unwrap();
-            store.store_access_token(access, record).await.unwrap();
-            store
-                .store_refresh_token(refresh, rt.clone())
+        store.store_code(code, g.clone()).await.unwrap();
+        store.store_access_token(access, record).await.unwrap();
+        store
+            .store_refresh_token(refresh, rt.clone())
+            .await
+            .unwrap();
+
+        // The first and the last byte of the second half: each word of the comparison.
+        for at in [16, 31] {
+            let redeemed = store.redeem_code(&same_key(&code, at), 20).await.unwrap();
+            assert!(matches!(redeemed, CodeRedemption::NotFound), "byte {at}");
+            let access_record = store
+                .access_token(&same_key(&access, at), 20)
                 .await
                 .unwrap();
-
-            let redeemed = store.redeem_code(&same_key(&code), 20).await.unwrap();
-            assert!(matches!(redeemed, CodeRedemption::NotFound));
-            assert!(store
-                .access_token(&same_key(&access), 20)
+            assert!(access_record.is_none(), "byte {at}");
+            let found = store
+                .refresh_token(&same_key(&refresh, at), 20)
                 .await
-                .unwrap()
-                .is_none());
-            let found = store.refresh_token(&same_key(&refresh), 20).await.unwrap();
-            assert!(matches!(found, RefreshLookup::NotFound));
+                .unwrap();
+            assert!(matches!(found, RefreshLookup::NotFound), "byte {at}");
+            let next = TokenDigest::of("next");
             let rotation = store
-                .rotate_refresh_token(&same_key(&refresh), TokenDigest::of("next"), rt, 20)
+                .rotate_refresh_token(&same_key(&refresh, at), next, rt.clone(), 20)
                 .await
                 .unwrap();
-            assert!(matches!(rotation, Rotation::NotFound));
-            store.revoke_access_token(&same_key(&access)).await.unwrap();
+            assert!(matches!(rotation, Rotation::NotFound), "byte {at}");
+            store
+                .revoke_access_token(&same_key(&access, at))
+                .await
+                .unwrap();
+        }
 
-            // The real ones are all still there, untouched.
-            let redeemed = store.redeem_code(&code, 20).await.unwrap();
-            assert!(matches!(redeemed, CodeRedemption::Redeemed(r) if r.grant_id == g.grant_id));
-            assert!(store.access_token(&access, 20).await.unwrap().is_some());
-            let found = store.refresh_token(&refresh, 20).await.unwrap();
-            assert!(matches!(found, RefreshLookup::Active(_)));
-        });
+        // The real ones are all still there, untouched.
+        let redeemed = store.redeem_code(&code, 20).await.unwrap();
+        assert!(matches!(redeemed, CodeRedemption::Redeemed(r) if r.grant_id == g.grant_id));
+        assert!(store.access_token(&access, 20).await.unwrap().is_some());
+        let found = store.refresh_token(&refresh, 20).await.unwrap();
+        assert!(matches!(found, RefreshLookup::Active(_)));
     }
 
     /// Redeeming a code and rotating a refresh token set a flag inside the entry's block:
     /// what is read back afterwards is the same record, now marked, and a rotated token is
     /// kept until its family expires, not its own expiry.
-    #[test]
-    fn flags_set_in_place_leave_the_records_intact() {
+    #[tokio::test]
+    async fn flags_set_in_place_leave_the_records_intact() {
         let store = MemoryGrantStore::new();
         let code = TokenDigest::of("code");
         let g = grant(true, Some(ChallengeMethod::Plain), true, &["pwd", "otp"]);
@@ -945,46 +943,44 @@ mod tests {
             1_000,
         );
         let refresh = TokenDigest::of("refresh");
-        block_on(async {
-            store.store_code(code, g.clone()).await.unwrap();
-            let first = store.redeem_code(&code, 20).await.unwrap();
-            let CodeRedemption::Redeemed(first) = first else {
-                panic!("first redemption: {first:?}")
-            };
-            let again = store.redeem_code(&code, 20).await.unwrap();
-            let CodeRedemption::AlreadyRedeemed(again) = again else {
-                panic!("second redemption: {again:?}")
-            };
-            assert_eq!(format!("{first:?}"), format!("{g:?}"));
-            assert_eq!(format!("{again:?}"), format!("{g:?}"));
+        store.store_code(code, g.clone()).await.unwrap();
+        let first = store.redeem_code(&code, 20).await.unwrap();
+        let CodeRedemption::Redeemed(first) = first else {
+            panic!("first redemption: {first:?}")
+        };
+        let again = store.redeem_code(&code, 20).await.unwrap();
+        let CodeRedemption::AlreadyRedeemed(again) = again else {
+            panic!("second redemption: {again:?}")
+        };
+        assert_eq!(format!("{first:?}"), format!("{g:?}"));
+        assert_eq!(format!("{again:?}"), format!("{g:?}"));
 
-            store
-                .store_refresh_token(refresh, rt.clone())
-                .await
-                .unwrap();
-            let rotation = store
-                .rotate_refresh_token(&refresh, TokenDigest::of("next"), rt.clone(), 20)
-                .await
-                .unwrap();
-            assert!(matches!(rotation, Rotation::Rotated));
-            // Past its own expiry (100), within its family's (1,000): kept, as rotated.
-            match store.refresh_token(&refresh, 500).await.unwrap() {
-                RefreshLookup::Rotated(back) => {
-                    assert_eq!(format!("{back:?}"), format!("{rt:?}"));
-                    assert_eq!(back.user, rt.user);
-                }
-                other => panic!("after rotation: {other:?}"),
+        store
+            .store_refresh_token(refresh, rt.clone())
+            .await
+            .unwrap();
+        let rotation = store
+            .rotate_refresh_token(&refresh, TokenDigest::of("next"), rt.clone(), 20)
+            .await
+            .unwrap();
+        assert!(matches!(rotation, Rotation::Rotated));
+        // Past its own expiry (100), within its family's (1,000): kept, as rotated.
+        match store.refresh_token(&refresh, 500).await.unwrap() {
+            RefreshLookup::Rotated(back) => {
+                assert_eq!(format!("{back:?}"), format!("{rt:?}"));
+                assert_eq!(back.user, rt.user);
             }
-            store.purge_expired(500);
-            assert!(matches!(
-                store.refresh_token(&refresh, 500).await.unwrap(),
-                RefreshLookup::Rotated(_)
-            ));
-            store.purge_expired(1_001);
-            assert!(matches!(
-                store.refresh_token(&refresh, 1_001).await.unwrap(),
-                RefreshLookup::NotFound
-            ));
-        });
+            other => panic!("after rotation: {other:?}"),
+        }
+        store.purge_expired(500);
+        assert!(matches!(
+            store.refresh_token(&refresh, 500).await.unwrap(),
+            RefreshLookup::Rotated(_)
+        ));
+        store.purge_expired(1_001);
+        assert!(matches!(
+            store.refresh_token(&refresh, 1_001).await.unwrap(),
+            RefreshLookup::NotFound
+        ));
     }
 }
