@@ -1337,17 +1337,13 @@ fn authorize_step(f: &Fixture, state: &mut AuthzState, step: &AuthzRequest) {
         }
     }
     for p in step.params.iter().take(16) {
-        let mut value = p.value.render(state);
-        if let Some(m) = &p.mutation {
-            mutate(&mut value, m);
-        }
-        let name = p.name.as_str().to_owned();
-        let value = encode_as(&value, p.encoding);
-        // A parameter named again replaces the base's, unless the fuzzer asks to repeat it.
-        match pairs.iter().position(|(k, _)| *k == name) {
-            Some(i) if !matches!(p.encoding, Encoding::Double) => pairs[i].1 = value,
-            _ => pairs.push((name, value)),
-        }
+        set_param(
+            &mut pairs,
+            p.name.as_str(),
+            p.value.render(state),
+            &p.mutation,
+            p.encoding,
+        );
     }
     let payload = join_pairs(&pairs, step.tail.as_deref());
     let method = step.method.method();
@@ -1835,20 +1831,36 @@ pub fn check_token_steps(steps: &[TokenRequest]) -> usize {
         .count()
 }
 
+/// Sets a fuzzed parameter on a request's `pairs`: `value` mutated, then encoded as asked.
+/// A parameter named again replaces the base's, unless the fuzzer asks to repeat it.
+fn set_param(
+    pairs: &mut Vec<(String, String)>,
+    name: &str,
+    mut value: String,
+    mutation: &Option<Mutation>,
+    encoding: Encoding,
+) {
+    if let Some(m) = mutation {
+        mutate(&mut value, m);
+    }
+    let value = encode_as(&value, encoding);
+    match pairs.iter().position(|(k, _)| k == name) {
+        Some(i) if !matches!(encoding, Encoding::Double) => pairs[i].1 = value,
+        _ => pairs.push((name.to_owned(), value)),
+    }
+}
+
 /// Runs one token request and checks it; returns whether it issued an access token.
 fn token_step(w: &mut TokenWorld, step: &TokenRequest) -> bool {
     let (mut pairs, base_auth) = token_base(step, w);
     for p in step.params.iter().take(12) {
-        let mut value = p.value.render(w);
-        if let Some(m) = &p.mutation {
-            mutate(&mut value, m);
-        }
-        let name = p.name.as_str().to_owned();
-        let value = encode_as(&value, p.encoding);
-        match pairs.iter().position(|(k, _)| *k == name) {
-            Some(i) if !matches!(p.encoding, Encoding::Double) => pairs[i].1 = value,
-            _ => pairs.push((name, value)),
-        }
+        set_param(
+            &mut pairs,
+            p.name.as_str(),
+            p.value.render(w),
+            &p.mutation,
+            p.encoding,
+        );
     }
     let body = join_pairs(&pairs, step.tail.as_deref());
     let mut b = Request::builder()
