@@ -25,18 +25,17 @@ pub type HttpResponse = http::Response<Bytes>;
 
 /// The handle a host uses to send the user back into a pending authorization.
 #[derive(Debug)]
-pub struct Interaction {
+pub struct Interaction<'a> {
     id: OnceLock<InteractionId>,
     csrf: OnceLock<CsrfToken>,
-    resume_endpoint: std::sync::Arc<str>,
+    /// Borrowed from the server: the handle lives for one request, and a shared `Arc` here
+    /// would put a count that every thread writes on every authorization.
+    resume_endpoint: &'a str,
     resume_uri: OnceLock<String>,
 }
 
-impl Interaction {
-    pub(crate) fn new(
-        existing: Option<InteractionId>,
-        resume_endpoint: std::sync::Arc<str>,
-    ) -> Self {
+impl<'a> Interaction<'a> {
+    pub(crate) fn new(existing: Option<InteractionId>, resume_endpoint: &'a str) -> Self {
         let id = OnceLock::new();
         if let Some(existing) = existing {
             let _ = id.set(existing);
@@ -74,7 +73,7 @@ impl Interaction {
     pub fn resume_uri(&self) -> &str {
         self.resume_uri.get_or_init(|| {
             crate::redirect::RedirectUri::with_params(
-                &self.resume_endpoint,
+                self.resume_endpoint,
                 false,
                 &[("interaction", self.id())],
             )
@@ -83,7 +82,7 @@ impl Interaction {
 
     /// The resume endpoint's URL, without parameters (a consent form's `action`).
     pub fn resume_endpoint(&self) -> &str {
-        &self.resume_endpoint
+        self.resume_endpoint
     }
 }
 
@@ -93,7 +92,7 @@ pub struct AuthenticationRequest<'a> {
     pub(crate) http: &'a http::request::Parts,
     pub(crate) authorization: &'a AuthorizationRequest,
     pub(crate) client: &'a Client,
-    pub(crate) interaction: &'a Interaction,
+    pub(crate) interaction: &'a Interaction<'a>,
     pub(crate) min_auth_time: Option<u64>,
 }
 
@@ -111,7 +110,7 @@ impl AuthenticationRequest<'_> {
         self.client
     }
     /// The handle to resume this authorization after login.
-    pub fn interaction(&self) -> &Interaction {
+    pub fn interaction(&self) -> &Interaction<'_> {
         self.interaction
     }
     /// The earliest `auth_time` acceptable for this request, if it sets one: a session
@@ -159,7 +158,7 @@ pub struct ConsentRequest<'a> {
     pub(crate) authorization: &'a AuthorizationRequest,
     pub(crate) client: &'a Client,
     pub(crate) user: &'a EndUser,
-    pub(crate) interaction: &'a Interaction,
+    pub(crate) interaction: &'a Interaction<'a>,
 }
 
 impl ConsentRequest<'_> {
@@ -181,7 +180,7 @@ impl ConsentRequest<'_> {
     }
     /// The handle to put in the consent form (`interaction` and `csrf_token` fields, posted to
     /// [`Interaction::resume_endpoint`]).
-    pub fn interaction(&self) -> &Interaction {
+    pub fn interaction(&self) -> &Interaction<'_> {
         self.interaction
     }
     /// Whether consent must be asked even if remembered (`prompt=consent`).

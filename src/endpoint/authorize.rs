@@ -450,7 +450,7 @@ impl AuthorizationServer {
             None => (None, now + self.inner.policy.interaction_lifetime.as_secs()),
         };
         let resumed = existing_id.is_some();
-        let interaction = Interaction::new(existing_id, self.inner.resume_endpoint.clone());
+        let interaction = Interaction::new(existing_id, &self.inner.resume_endpoint);
         let authn = AuthenticationRequest {
             http: parts,
             authorization: &request,
@@ -562,7 +562,7 @@ impl AuthorizationServer {
 
     async fn save_pending(
         &self,
-        interaction: &Interaction,
+        interaction: &Interaction<'_>,
         request: AuthorizationRequest,
         subject: Option<Box<str>>,
         expires_at: u64,
@@ -603,7 +603,7 @@ impl AuthorizationServer {
     /// decision 5).
     async fn finish_pending(
         &self,
-        interaction: &Interaction,
+        interaction: &Interaction<'_>,
         now: u64,
         reply: &ReplyTo<'_>,
     ) -> Option<HttpResponse> {
@@ -791,7 +791,7 @@ impl AuthorizationServer {
             return forbidden("the consent form is invalid or expired");
         };
         let request = &pending.request;
-        let interaction = Interaction::new(Some(id), self.inner.resume_endpoint.clone());
+        let interaction = Interaction::new(Some(id), &self.inner.resume_endpoint);
         let authn = AuthenticationRequest {
             http: parts,
             authorization: request,
