@@ -12,6 +12,13 @@
 //! for a sampling profiler: `perf record -e cpu-clock --call-graph dwarf <binary> 300000 steady`.
 //! `small` purges the store every 256 flows instead (a store that stays small and hot): the
 //! difference between the two, timed, is what the store's size costs.
+//!
+//! `threads` (not for callgrind) measures scaling from one thread to two in `N` paired
+//! rounds: each round times 2,000 flows on one thread, then 2,000 on each of two threads,
+//! for the crypto floor, the flow on one shared server and the flow on a server per thread,
+//! and it prints the median of each round's ratio. On a shared machine whose speed drifts by
+//! tens of percent from one second to the next, timing the two sides back to back is what
+//! keeps their ratio steady, where criterion times all of one before all of the other.
 
 mod common;
 
@@ -34,6 +41,9 @@ fn main() {
     black_box(bench.flow());
     black_box(floor.run());
     black_box(harness.run(&bench));
+    if what == "threads" {
+        return threads(n);
+    }
     for i in 0..n {
         match what {
             "floor" => {
@@ -60,6 +70,40 @@ fn main() {
             _ => {
                 black_box(bench.flow());
             }
+        }
+    }
+}
+
+/// See the module's doc: `rounds` paired measurements of one thread against two.
+fn threads(rounds: u64) {
+    const FLOWS: u64 = 2_000;
+    let shared = Bench::new(Kind::Opaque);
+    let own = [Bench::new(Kind::Opaque), Bench::new(Kind::Opaque)];
+    let floor = Floor::new(&shared);
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        let pair = |work: &(dyn Fn(usize) + Sync)| {
+            let one = common::on_threads(1, FLOWS, work);
+            let two = common::on_threads(2, FLOWS, work);
+            2.0 * one.as_secs_f64() / two.as_secs_f64()
+        };
+        ratios[0].push(pair(&|_| {
+            black_box(floor.run());
+        }));
+        shared.reset();
+        ratios[1].push(pair(&|_| drop(black_box(shared.flow()))));
+        for bench in &own {
+            bench.reset();
+        }
+        ratios[2].push(pair(&|thread| drop(black_box(own[thread].flow()))));
+    }
+    for (name, mut r) in ["floor", "shared", "own"].into_iter().zip(ratios) {
+        r.sort_by(f64::total_cmp);
+        if let Some(median) = r.get(r.len() / 2) {
+            println!(
+                "{name}: 1 -> 2 threads {median:.2}x (median of {} rounds)",
+                r.len()
+            );
         }
     }
 }

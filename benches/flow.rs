@@ -14,14 +14,13 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use grantor::SigningAlgorithm;
 
 use common::oxide::Oxide;
-use common::{block_on, code_of, store_steps, timed, tokens_of, Bench, Floor, Kind};
+use common::{block_on, code_of, on_threads, store_steps, timed, tokens_of, Bench, Floor, Kind};
 
 fn flows(c: &mut Criterion) {
     let mut flow = c.benchmark_group("flow");
@@ -103,32 +102,6 @@ fn versus_oxide(c: &mut Criterion) {
         b.iter(|| black_box(oxide.flow()))
     });
     g.finish();
-}
-
-/// Runs `work` `iters` times on each of `n` threads at once, with the thread's index; the
-/// slowest thread's time.
-fn on_threads(n: u64, iters: u64, work: impl Fn(usize) + Sync) -> Duration {
-    let barrier = Barrier::new(n as usize);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..n as usize)
-            .map(|thread| {
-                let (barrier, work) = (&barrier, &work);
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        work(thread);
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap())
-            .max()
-            .unwrap()
-    })
 }
 
 fn threads(c: &mut Criterion) {

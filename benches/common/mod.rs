@@ -5,8 +5,9 @@
 pub mod oxide;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -108,7 +109,7 @@ pub struct Bench {
     pub cookie: HeaderValue,
     pub basic: HeaderValue,
     pub authorize_uri: String,
-    /// `authorize_uri`, parsed once (a clone shares its buffer).
+    /// `authorize_uri`, parsed once from a static copy (a clone copies a pointer).
     authorize: Uri,
 }
 
@@ -156,15 +157,16 @@ impl Bench {
         }
         let server = builder.policy(policy).build().expect("server");
         let session = sessions.sign_in(EndUser::new(USER, T0 - 10));
-        let cookie =
-            HeaderValue::from_str(&format!("{}={}", sessions.cookie_name(), session.expose()))
-                .unwrap();
+        let cookie = HeaderValue::from_static(leak(format!(
+            "{}={}",
+            sessions.cookie_name(),
+            session.expose()
+        )));
         consent.grant(USER, CLIENT, &ScopeSet::parse("openid read write").unwrap());
-        let basic = HeaderValue::from_str(&format!(
+        let basic = HeaderValue::from_static(leak(format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT}:{SECRET}"))
-        ))
-        .unwrap();
+        )));
         let scope = kind.scope().replace(' ', "+");
         let mut authorize_uri = format!(
             "/authorize?response_type=code&client_id={CLIENT}&redirect_uri={CB_ENC}&scope={scope}\
@@ -180,7 +182,7 @@ impl Bench {
             grants,
             cookie,
             basic,
-            authorize: authorize_uri.parse().expect("authorize URI"),
+            authorize: Uri::from_static(leak(authorize_uri.clone())),
             authorize_uri,
         }
     }
@@ -308,6 +310,15 @@ impl Bench {
         let refreshed = block_on(self.server.token(self.refresh_request(&rt)));
         [authorized, exchanged, refreshed]
     }
+}
+
+/// `s` for the life of the process. The request parts every flow clones (cookie, Basic
+/// credentials, authorize URI) are static: a clone of a static value copies a pointer, where
+/// a clone of a shared buffer is an atomic add on a count that every thread sharing the
+/// [`Bench`] writes, a cost a real server (each request read from its own connection) never
+/// pays.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
 }
 
 /// `parts` joined into one exactly sized string (what `format!` does, without its
@@ -622,4 +633,30 @@ pub fn store_steps(
             )
         })
     });
+}
+
+/// Runs `work` `iters` times on each of `n` threads at once, with the thread's index; the
+/// slowest thread's time.
+pub fn on_threads(n: u64, iters: u64, work: impl Fn(usize) + Sync) -> Duration {
+    let barrier = Barrier::new(n as usize);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n as usize)
+            .map(|thread| {
+                let (barrier, work) = (&barrier, &work);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        work(thread);
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .max()
+            .unwrap()
+    })
 }
