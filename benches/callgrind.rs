@@ -19,6 +19,11 @@
 //! and it prints the median of each round's ratio. On a shared machine whose speed drifts by
 //! tens of percent from one second to the next, timing the two sides back to back is what
 //! keeps their ratio steady, where criterion times all of one before all of the other.
+//!
+//! `overhead` (not for callgrind either) does the same for the flow's own cost: `N` rounds,
+//! each timing 4,096 flows (after a reset, as a criterion sample does), then as many crypto
+//! floors, harness runs and oxide-auth flows (a fresh oxide-auth server, as its bench does),
+//! and prints the median per-round overhead (flow − floor − harness) and oxide-auth ratio.
 
 mod common;
 
@@ -43,6 +48,9 @@ fn main() {
     black_box(harness.run(&bench));
     if what == "threads" {
         return threads(n);
+    }
+    if what == "overhead" {
+        return overhead(n, &bench, &floor, &harness);
     }
     for i in 0..n {
         match what {
@@ -104,6 +112,57 @@ fn threads(rounds: u64) {
                 "{name}: 1 -> 2 threads {median:.2}x (median of {} rounds)",
                 r.len()
             );
+        }
+    }
+}
+
+/// See the module's doc: `rounds` back-to-back timings of the flow, its floor, the harness
+/// and oxide-auth's flow, in µs per run.
+fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness) {
+    const RUNS: u64 = 4_096;
+    let per_run = |start: std::time::Instant| start.elapsed().as_secs_f64() * 1e6 / RUNS as f64;
+    let mut rows: [Vec<f64>; 6] = Default::default();
+    for _ in 0..rounds {
+        let flow = bench.timed_flows(RUNS).as_secs_f64() * 1e6 / RUNS as f64;
+        let start = std::time::Instant::now();
+        for _ in 0..RUNS {
+            black_box(floor.run());
+        }
+        let floor = per_run(start);
+        let start = std::time::Instant::now();
+        for _ in 0..RUNS {
+            black_box(harness.run(bench));
+        }
+        let harness = per_run(start);
+        let mut oxide = common::oxide::Oxide::new(true);
+        let start = std::time::Instant::now();
+        for _ in 0..RUNS {
+            black_box(oxide.flow());
+        }
+        let oxide = per_run(start);
+        for (row, v) in rows.iter_mut().zip([
+            flow,
+            floor,
+            harness,
+            oxide,
+            flow - floor - harness,
+            oxide / flow,
+        ]) {
+            row.push(v);
+        }
+    }
+    let names = [
+        "flow",
+        "floor",
+        "harness",
+        "oxide-auth flow",
+        "overhead",
+        "oxide-auth / flow",
+    ];
+    for (name, mut r) in names.into_iter().zip(rows) {
+        r.sort_by(f64::total_cmp);
+        if let Some(median) = r.get(r.len() / 2) {
+            println!("{name}: {median:.2} (median of {} rounds)", r.len());
         }
     }
 }

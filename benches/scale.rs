@@ -5,6 +5,12 @@
 //! fills: what the allocator really holds, hash-table slack and allocation headers included.
 //! Without `--bench`, or with `--test` (as in `cargo test --benches`, `cargo bench -- --test`),
 //! it fills 2,000 of each, not 1,000,000 (`GRANTOR_BENCH_GRANTS` sets the number).
+//!
+//! With `GRANTOR_BENCH_PAIRED=<rounds>`, it skips criterion after the prefill and times the
+//! flow in paired rounds instead: each round resets both stores and times 4,096 flows on the
+//! empty one, then 4,096 on the full one, and the median of the rounds' ratios is printed.
+//! Criterion times every sample of one group before the other's, so on a machine whose speed
+//! drifts between seconds, the ratio of its medians drifts with it; back to back, it does not.
 
 mod common;
 
@@ -99,6 +105,14 @@ fn main() {
         );
     }
 
+    if let Some(rounds) = std::env::var("GRANTOR_BENCH_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        paired(&empty, &full, rounds);
+        return;
+    }
+
     let mut c = Criterion::default().configure_from_args();
     let label = if n == 1_000_000 {
         "1M".to_owned()
@@ -112,4 +126,29 @@ fn main() {
         g.finish();
     }
     c.final_summary();
+}
+
+/// See the module's doc: `rounds` back-to-back timings of the flow on `empty` and on `full`.
+fn paired(empty: &Bench, full: &Bench, rounds: usize) {
+    const FLOWS: u64 = 4_096;
+    let mut ratios = Vec::with_capacity(rounds);
+    let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+    for _ in 0..rounds {
+        let e = empty.timed_flows(FLOWS).as_secs_f64();
+        let f = full.timed_flows(FLOWS).as_secs_f64();
+        ratios.push(f / e);
+        times[0].push(e / FLOWS as f64 * 1e6);
+        times[1].push(f / FLOWS as f64 * 1e6);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let [mut e, mut f] = times;
+    println!(
+        "paired flow, {rounds} rounds of {FLOWS}: empty {:.2} us, full {:.2} us, full/empty {:.2}x (median of each)",
+        median(&mut e),
+        median(&mut f),
+        median(&mut ratios),
+    );
 }
