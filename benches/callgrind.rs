@@ -106,13 +106,8 @@ fn threads(rounds: u64) {
         ratios[2].push(pair(&|thread| drop(black_box(own[thread].flow()))));
     }
     for (name, mut r) in ["floor", "shared", "own"].into_iter().zip(ratios) {
-        r.sort_by(f64::total_cmp);
-        if let Some(median) = r.get(r.len() / 2) {
-            println!(
-                "{name}: 1 -> 2 threads {median:.2}x (median of {} rounds)",
-                r.len()
-            );
-        }
+        let median = common::median(&mut r);
+        println!("{name}: 1 -> 2 threads {median:.2}x (median of {rounds} rounds)");
     }
 }
 
@@ -160,9 +155,7 @@ fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness
         "oxide-auth / flow",
     ];
     for (name, mut r) in names.into_iter().zip(rows) {
-        r.sort_by(f64::total_cmp);
-        if let Some(median) = r.get(r.len() / 2) {
-            println!("{name}: {median:.2} (median of {} rounds)", r.len());
-        }
+        let median = common::median(&mut r);
+        println!("{name}: {median:.2} (median of {rounds} rounds)");
     }
 }

@@ -140,15 +140,11 @@ fn paired(empty: &Bench, full: &Bench, rounds: usize) {
         times[0].push(e / FLOWS as f64 * 1e6);
         times[1].push(f / FLOWS as f64 * 1e6);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     let [mut e, mut f] = times;
     println!(
         "paired flow, {rounds} rounds of {FLOWS}: empty {:.2} us, full {:.2} us, full/empty {:.2}x (median of each)",
-        median(&mut e),
-        median(&mut f),
-        median(&mut ratios),
+        common::median(&mut e),
+        common::median(&mut f),
+        common::median(&mut ratios),
     );
 }

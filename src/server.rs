@@ -183,7 +183,7 @@ pub type ErrorPageRenderer = dyn Fn(&ProtocolError) -> HttpResponse + Send + Syn
 pub(crate) struct Inner {
     pub(crate) issuer: Arc<str>,
     pub(crate) issuer_origin: Box<str>,
-    pub(crate) resume_endpoint: Arc<str>,
+    pub(crate) resume_endpoint: Box<str>,
     pub(crate) token_endpoint: Box<str>,
     pub(crate) basic_challenge: http::HeaderValue,
     pub(crate) clients: Arc<dyn ClientStore>,
@@ -471,7 +471,7 @@ impl AuthorizationServerBuilder {
         known.extend(self.scopes);
         let known_scopes = ScopeSet::from_iter_checked(&known)?;
         let base = issuer.trim_end_matches('/');
-        let resume_endpoint: Arc<str> = format!("{base}{}", self.paths.resume).into();
+        let resume_endpoint: Box<str> = format!("{base}{}", self.paths.resume).into();
         let basic_challenge = http::HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .map_err(|_| ConfigError::InvalidIssuer {
                 issuer: issuer.clone(),

@@ -660,3 +660,9 @@ pub fn on_threads(n: u64, iters: u64, work: impl Fn(usize) + Sync) -> Duration {
             .unwrap()
     })
 }
+
+/// The median of `values` (sorted in place); NaN when there are none.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
