@@ -20,7 +20,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use grantor::SigningAlgorithm;
 
 use common::oxide::Oxide;
-use common::{block_on, code_of, on_threads, store_steps, timed, tokens_of, Bench, Floor, Kind};
+use common::{block_on, code_of, on_threads, step, store_steps, tokens_of, Bench, Floor, Kind};
 
 fn flows(c: &mut Criterion) {
     let mut flow = c.benchmark_group("flow");
@@ -51,29 +51,25 @@ fn steps(c: &mut Criterion) {
     let bench = Bench::new(Kind::Opaque);
     let server = &bench.server;
     store_steps(&mut g, &bench);
-    g.bench_function("client_credentials", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.client_credentials_request(),
-                |r| block_on(server.token(r)),
-            )
-        })
-    });
+    step(
+        &mut g,
+        "client_credentials",
+        &bench,
+        || || bench.client_credentials_request(),
+        |r| block_on(server.token(r)),
+    );
     for kind in [Kind::OpaqueOidc, Kind::Jwt(SigningAlgorithm::EdDSA)] {
-        let bench = Bench::new(kind);
-        g.bench_function(format!("userinfo_{}", kind.name()), |b| {
-            b.iter_custom(|iters| {
-                bench.reset();
+        let bench = &Bench::new(kind);
+        step(
+            &mut g,
+            &format!("userinfo_{}", kind.name()),
+            bench,
+            || {
                 let (at, _) = bench.flow();
-                timed(
-                    iters,
-                    || bench.userinfo_request(&at),
-                    |r| block_on(bench.server.userinfo(r)),
-                )
-            })
-        });
+                move || bench.userinfo_request(&at)
+            },
+            |r| block_on(bench.server.userinfo(r)),
+        );
     }
     g.finish();
 }

@@ -584,55 +584,63 @@ impl Floor {
     }
 }
 
+/// A criterion group of wall-clock benches.
+pub type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// One step bench named `name`: each sample resets `bench`'s store, then `setup` (after the
+/// reset, untimed) returns the maker of each iteration's input, and [`timed`] times `run`
+/// over those inputs.
+pub fn step<T, P: FnMut() -> T>(
+    g: &mut Group<'_>,
+    name: &str,
+    bench: &Bench,
+    setup: impl Fn() -> P,
+    run: impl Fn(T) -> HttpResponse,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            bench.reset();
+            timed(iters, setup(), &run)
+        })
+    });
+}
+
 /// The steps both the step bench and the scale bench time alone, on `bench`'s server:
 /// authorize, token (code exchange), refresh and introspect. Each sample starts from a reset
 /// store; the inputs (codes, tokens) are made outside the timed section.
-pub fn store_steps(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    bench: &Bench,
-) {
+pub fn store_steps(g: &mut Group<'_>, bench: &Bench) {
     let server = &bench.server;
-    g.bench_function("authorize", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.authorize_request(),
-                |r| block_on(server.authorize(r)),
-            )
-        })
-    });
-    g.bench_function("token", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.exchange_request(&bench.authorize()),
-                |r| block_on(server.token(r)),
-            )
-        })
-    });
-    g.bench_function("refresh", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
-            timed(
-                iters,
-                || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
-                |r| block_on(server.token(r)),
-            )
-        })
-    });
-    g.bench_function("introspect", |b| {
-        b.iter_custom(|iters| {
-            bench.reset();
+    step(
+        g,
+        "authorize",
+        bench,
+        || || bench.authorize_request(),
+        |r| block_on(server.authorize(r)),
+    );
+    step(
+        g,
+        "token",
+        bench,
+        || || bench.exchange_request(&bench.authorize()),
+        |r| block_on(server.token(r)),
+    );
+    step(
+        g,
+        "refresh",
+        bench,
+        || || bench.refresh_request(&bench.exchange(&bench.authorize()).1),
+        |r| block_on(server.token(r)),
+    );
+    step(
+        g,
+        "introspect",
+        bench,
+        || {
             let (at, _) = bench.flow();
-            timed(
-                iters,
-                || bench.introspection_request(&at),
-                |r| block_on(server.introspect(r)),
-            )
-        })
-    });
+            move || bench.introspection_request(&at)
+        },
+        |r| block_on(server.introspect(r)),
+    );
 }
 
 /// Runs `work` `iters` times on each of `n` threads at once, with the thread's index; the
