@@ -11,6 +11,10 @@
 //! empty one, then 4,096 on the full one, and the median of the rounds' ratios is printed.
 //! Criterion times every sample of one group before the other's, so on a machine whose speed
 //! drifts between seconds, the ratio of its medians drifts with it; back to back, it does not.
+//! The same is then done for oxide-auth's flow (SHA-256 policy), for comparison: an endpoint
+//! filled with as many outstanding codes and issued token pairs, against a fresh one per
+//! round. oxide-auth's maps only grow while they are timed (it has no purge), by 4,096 flows
+//! per round.
 
 mod common;
 
@@ -19,6 +23,7 @@ use std::time::Instant;
 
 use criterion::Criterion;
 
+use common::oxide::Oxide;
 use common::{store_steps, Bench, Kind, T0};
 
 /// Where the prefill happens: its entries outlive every purge the benches make at `T0`.
@@ -110,6 +115,7 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok())
     {
         paired(&empty, &full, rounds);
+        paired_oxide(n, rounds);
         return;
     }
 
@@ -128,21 +134,70 @@ fn main() {
     c.final_summary();
 }
 
+/// Flows per round of the paired modes.
+const FLOWS: u64 = 4_096;
+
 /// See the module's doc: `rounds` back-to-back timings of the flow on `empty` and on `full`.
 fn paired(empty: &Bench, full: &Bench, rounds: usize) {
-    const FLOWS: u64 = 4_096;
+    paired_rounds("flow", rounds, || {
+        (
+            empty.timed_flows(FLOWS).as_secs_f64(),
+            full.timed_flows(FLOWS).as_secs_f64(),
+        )
+    });
+}
+
+/// oxide-auth's flow, with an endpoint holding `n` outstanding codes and `n` issued token
+/// pairs (as in [`prefill`], and the memory each took), against a fresh endpoint per round.
+fn paired_oxide(n: u64, rounds: usize) {
+    let mut full = Oxide::new(true);
+    black_box(full.flow());
+    let t = Instant::now();
+    let start = rss_bytes();
+    for _ in 0..n {
+        black_box(full.authorize());
+    }
+    let codes = rss_bytes();
+    for _ in 0..n {
+        let code = full.authorize();
+        black_box(full.exchange(&code));
+    }
+    let grants = rss_bytes();
+    println!(
+        "oxide-auth: {n} outstanding codes ({:.0} B per code) and {n} issued token pairs ({:.0} B per pair) filled in {:.1?}",
+        (codes - start) as f64 / n as f64,
+        (grants - codes) as f64 / n as f64,
+        t.elapsed()
+    );
+    let time = |oxide: &mut Oxide| {
+        let start = Instant::now();
+        for _ in 0..FLOWS {
+            black_box(oxide.flow());
+        }
+        start.elapsed().as_secs_f64()
+    };
+    paired_rounds("oxide-auth flow", rounds, || {
+        let mut empty = Oxide::new(true);
+        black_box(empty.flow());
+        (time(&mut empty), time(&mut full))
+    });
+}
+
+/// Runs `round` (which times [`FLOWS`] flows on the empty side, then on the full one, in
+/// seconds) `rounds` times, and prints the median time per flow of each side and the median
+/// of the rounds' ratios.
+fn paired_rounds(what: &str, rounds: usize, mut round: impl FnMut() -> (f64, f64)) {
     let mut ratios = Vec::with_capacity(rounds);
     let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
     for _ in 0..rounds {
-        let e = empty.timed_flows(FLOWS).as_secs_f64();
-        let f = full.timed_flows(FLOWS).as_secs_f64();
+        let (e, f) = round();
         ratios.push(f / e);
         times[0].push(e / FLOWS as f64 * 1e6);
         times[1].push(f / FLOWS as f64 * 1e6);
     }
     let [mut e, mut f] = times;
     println!(
-        "paired flow, {rounds} rounds of {FLOWS}: empty {:.2} us, full {:.2} us, full/empty {:.2}x (median of each)",
+        "paired {what}, {rounds} rounds of {FLOWS}: empty {:.2} us, full {:.2} us, full/empty {:.2}x (median of each)",
         common::median(&mut e),
         common::median(&mut f),
         common::median(&mut ratios),
