@@ -152,7 +152,8 @@ impl AuthorizationServer {
                     .map_err(|_| BearerError::InvalidToken)?;
             if claims.iss != *self.inner.issuer
                 || claims.aud != self.access_token_audience()
-                || claims.exp < now
+                // RFC 7519 §4.1.4: the current time must be before `exp`.
+                || claims.exp <= now
             {
                 return Err(BearerError::InvalidToken);
             }

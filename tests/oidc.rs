@@ -547,10 +547,12 @@ async fn jwt_access_token_tampered_or_expired_is_refused_rfc9068_4() {
     }
     assert!(h.server.verify_access_token(&at).await.is_ok());
 
-    // Valid up to exp, refused after it.
+    // Valid before exp, refused from exp on (RFC 7519 §4.1.4: the current time MUST be
+    // before it).
     h.advance(3599);
     assert!(h.server.verify_access_token(&at).await.is_ok());
-    h.advance(2);
+    h.advance(1);
+    assert_eq!(payload_of(&at)["exp"], T0 + 3600);
     assert_eq!(
         h.server.verify_access_token(&at).await.unwrap_err(),
         BearerError::InvalidToken

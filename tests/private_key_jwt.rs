@@ -81,6 +81,8 @@ async fn invalid_assertions_are_invalid_client_rfc7523_3() {
             claims("https://elsewhere.example/token", T0 + 60, "a"),
         ),
         assertion(&s, "k1", claims(TOKEN_ENDPOINT, T0 - 1, "b")),
+        // RFC 7519 §4.1.4: expired at `exp` itself, not only after it.
+        assertion(&s, "k1", claims(TOKEN_ENDPOINT, T0, "b2")),
         assertion(&s, "k1", claims(TOKEN_ENDPOINT, T0 + 86_400, "c")),
         assertion(
             &s,
