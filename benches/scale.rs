@@ -44,17 +44,41 @@ fn rss_bytes() -> u64 {
 /// per code and per exchanged grant.
 fn prefill(bench: &Bench, n: u64) -> (f64, f64) {
     bench.clock.set(PREFILL_AT);
+    let per_entry = fill(
+        "memory",
+        "exchanged grants (spent code + access token + refresh token)",
+        &mut &*bench,
+        n,
+        |b| b.authorize(),
+        |b, code| drop(black_box(b.exchange(code))),
+    );
+    bench.clock.set(T0);
+    per_entry
+}
+
+/// Makes `n` codes with `authorize` and leaves them outstanding, then `n` more that
+/// `exchange` redeems (`grants` says what each leaves behind), printing the growth of the
+/// resident set per entry (every quarter for the codes) under the label `who`; returns the
+/// bytes per outstanding code and per exchanged grant.
+fn fill<T>(
+    who: &str,
+    grants: &str,
+    target: &mut T,
+    n: u64,
+    authorize: impl Fn(&mut T) -> String,
+    exchange: impl Fn(&mut T, &str),
+) -> (f64, f64) {
     let steps = 4;
-    let mut last = rss_bytes();
     let start = rss_bytes();
+    let mut last = start;
     let t = Instant::now();
     for step in 1..=steps {
         for _ in 0..n / steps {
-            black_box(bench.authorize());
+            black_box(authorize(target));
         }
         let now = rss_bytes();
         println!(
-            "memory: {:>8} outstanding codes: {:>6.0} B per code over the last {} ({:.0} B on average)",
+            "{who}: {:>8} outstanding codes: {:>6.0} B per code over the last {} ({:.0} B on average)",
             n / steps * step,
             (now - last) as f64 / (n / steps) as f64,
             n / steps,
@@ -64,25 +88,24 @@ fn prefill(bench: &Bench, n: u64) -> (f64, f64) {
     }
     let codes = rss_bytes();
     println!(
-        "memory: {n} outstanding codes: {:.0} B per code; filled in {:.1?}",
+        "{who}: {n} outstanding codes: {:.0} B per code; filled in {:.1?}",
         (codes - start) as f64 / n as f64,
         t.elapsed()
     );
     let t = Instant::now();
     for _ in 0..n {
-        let code = bench.authorize();
-        black_box(bench.exchange(&code));
+        let code = authorize(target);
+        exchange(target, &code);
     }
-    let grants = rss_bytes();
+    let filled = rss_bytes();
     println!(
-        "memory: {n} exchanged grants (spent code + access token + refresh token): {:.0} B per grant; filled in {:.1?}",
-        (grants - codes) as f64 / n as f64,
+        "{who}: {n} {grants}: {:.0} B per grant; filled in {:.1?}",
+        (filled - codes) as f64 / n as f64,
         t.elapsed()
     );
-    bench.clock.set(T0);
     (
         (codes - start) as f64 / n as f64,
-        (grants - codes) as f64 / n as f64,
+        (filled - codes) as f64 / n as f64,
     )
 }
 
@@ -147,27 +170,19 @@ fn paired(empty: &Bench, full: &Bench, rounds: usize) {
     });
 }
 
-/// oxide-auth's flow, with an endpoint holding `n` outstanding codes and `n` issued token
-/// pairs (as in [`prefill`], and the memory each took), against a fresh endpoint per round.
+/// oxide-auth's flow, with an endpoint holding `n` outstanding codes and `n` exchanged grants
+/// (as [`prefill`] fills grantor's store, printing the memory each took), against a fresh
+/// endpoint per round.
 fn paired_oxide(n: u64, rounds: usize) {
     let mut full = Oxide::new(true);
     black_box(full.flow());
-    let t = Instant::now();
-    let start = rss_bytes();
-    for _ in 0..n {
-        black_box(full.authorize());
-    }
-    let codes = rss_bytes();
-    for _ in 0..n {
-        let code = full.authorize();
-        black_box(full.exchange(&code));
-    }
-    let grants = rss_bytes();
-    println!(
-        "oxide-auth: {n} outstanding codes ({:.0} B per code) and {n} issued token pairs ({:.0} B per pair) filled in {:.1?}",
-        (codes - start) as f64 / n as f64,
-        (grants - codes) as f64 / n as f64,
-        t.elapsed()
+    fill(
+        "oxide-auth memory",
+        "exchanged grants (access token + refresh token)",
+        &mut full,
+        n,
+        Oxide::authorize,
+        |o, code| drop(black_box(o.exchange(code))),
     );
     let time = |oxide: &mut Oxide| {
         let start = Instant::now();
