@@ -152,8 +152,7 @@ impl AuthorizationServer {
                     .map_err(|_| BearerError::InvalidToken)?;
             if claims.iss != *self.inner.issuer
                 || claims.aud != self.access_token_audience()
-                // RFC 7519 §4.1.4: the current time must be before `exp`.
-                || claims.exp <= now
+                || crate::token::jwt::expired(claims.exp, now)
             {
                 return Err(BearerError::InvalidToken);
             }

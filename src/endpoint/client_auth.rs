@@ -269,8 +269,7 @@ impl AuthorizationServer {
         if claims.iss != client.id()
             || claims.sub != client.id()
             || !audience_ok
-            // RFC 7519 §4.1.4: the current time must be before `exp`.
-            || claims.exp <= now
+            || crate::token::jwt::expired(claims.exp, now)
             || claims.exp > now + MAX_ASSERTION_LIFETIME
             || claims.nbf.is_some_and(|nbf| nbf > now + 5)
             || claims.jti.is_empty()
