@@ -103,14 +103,19 @@ pub enum RefreshTokenPolicy {
 pub struct Limits {
     /// Largest request body, in bytes. Default 64 KiB; larger bodies get 413.
     pub max_body_bytes: usize,
-    /// Largest query string at the authorization endpoint, in bytes. Default 4 KiB; longer
-    /// ones get 414.
+    /// Largest query string at the authorization endpoint and its resume endpoint, in bytes.
+    /// Default 4 KiB; longer ones get 414.
     pub max_query_bytes: usize,
     /// Most parameters in one request. Default 64.
     pub max_params: usize,
     /// Longest single parameter value, in bytes. Default 4 KiB.
     pub max_param_bytes: usize,
     /// Longest `nonce` and `state`, in bytes. Default 512.
+    ///
+    /// Every limit must be positive: [`build`](crate::AuthorizationServerBuilder::build) refuses a zero
+    /// one, which would fail every request of its kind (a zero `max_query_bytes` every
+    /// `GET` authorization request, which RFC 6749 §3.1 says MUST be supported; a zero
+    /// `max_nonce_bytes` every request with a `state`, RFC 6749 §10.12).
     pub max_nonce_bytes: usize,
     /// Brute-force protection for client authentication (RFC 6749 §2.3.1): failures allowed
     /// per client id and source address ([`ClientAddr`](crate::ClientAddr)) in a window,
@@ -432,7 +437,12 @@ impl AuthorizationServerBuilder {
             ));
         }
         let l = &self.limits;
-        if l.max_body_bytes == 0 || l.max_params == 0 || l.max_param_bytes == 0 {
+        if l.max_body_bytes == 0
+            || l.max_query_bytes == 0
+            || l.max_params == 0
+            || l.max_param_bytes == 0
+            || l.max_nonce_bytes == 0
+        {
             return Err(ConfigError::InvalidPolicy("limits must be positive"));
         }
         if p.id_token_lifetime.as_secs() == 0 {

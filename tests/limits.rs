@@ -5,7 +5,7 @@
 //! | limit             | /authorize (GET or POST)                         | /token                    |
 //! |-------------------|--------------------------------------------------|---------------------------|
 //! | `max_body_bytes`  | 413 page (POST)                                   | 413 JSON `invalid_request` |
-//! | `max_query_bytes` | 414 page (GET)                                    | not applied: the query is never read |
+//! | `max_query_bytes` | 414 page (GET, and GET /authorize/resume)         | not applied: the query is never read |
 //! | `max_params`      | 400 page `invalid_request`, never a redirect     | 400 JSON `invalid_request` |
 //! | `max_param_bytes` | 400 page `invalid_request`, never a redirect     | 400 JSON `invalid_request` |
 //! | `max_nonce_bytes` | error redirect `invalid_request` (`nonce`, `state`) | not applicable         |
@@ -141,14 +141,18 @@ fn defaults_are_as_documented() {
     assert_eq!(l.max_nonce_bytes, 512);
 }
 
-/// A zero body, parameter-count or parameter-size limit is refused when building the server
-/// (every request would fail).
+/// A zero limit of any kind is refused when building the server: it would fail every
+/// request of its kind (a zero `max_query_bytes` every `GET` authorization request, which
+/// RFC 6749 §3.1 says MUST be supported; a zero `max_nonce_bytes` every request with a
+/// `state`, RFC 6749 §10.12).
 #[test]
 fn zero_limits_are_refused_at_build() {
     for l in [
         limits(|l| l.max_body_bytes = 0),
+        limits(|l| l.max_query_bytes = 0),
         limits(|l| l.max_params = 0),
         limits(|l| l.max_param_bytes = 0),
+        limits(|l| l.max_nonce_bytes = 0),
     ] {
         let err = AuthorizationServer::builder()
             .issuer(ISS)
@@ -195,6 +199,35 @@ async fn authorize_query_default_limit_4096() {
         414,
         "the request is too long",
     );
+}
+
+/// The browser coming back to `GET /authorize/resume` after signing in, with a query of
+/// exactly `total` bytes (`interaction=<id>` and padding).
+async fn resume_get(h: &Harness, interaction: &str, total: usize) -> HttpResponse {
+    let query = pad_to(&format!("interaction={}", enc(interaction)), total);
+    let req = Request::get(format!("/authorize/resume?{query}"))
+        .header(header::COOKIE, &h.alice_cookie)
+        .body(Vec::new())
+        .unwrap();
+    h.server.resume(req).await
+}
+
+/// `max_query_bytes` bounds the resume endpoint's `GET` as it does the authorization
+/// endpoint's (RFC 6749 §10.14): one byte past it is `414 URI Too Long`, an error page read
+/// before the store, and the pending authorization is still there; at the limit, the
+/// authorization completes with a code.
+#[tokio::test]
+async fn resume_query_at_max_query_bytes_passes_one_more_is_414() {
+    let h = harness_limits(limits(|l| l.max_query_bytes = 600));
+    let r = h.authorize_no_session(&authz(&[])).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{r:?}");
+    let interaction = param(&params_of(&location(&r), false), "interaction").expect("login");
+    assert_page(
+        &resume_get(&h, &interaction, 601).await,
+        414,
+        "the request is too long",
+    );
+    assert_code_redirect(&resume_get(&h, &interaction, 600).await, CB, Some("xyz"));
 }
 
 /// The token endpoint never reads the URI query (RFC 6749 §2.3.1, §3.2: parameters in the

@@ -64,14 +64,10 @@ impl AuthorizationServer {
         let now = self.inner.clock.now();
         // HEAD is refused like any other method: it must not issue a code.
         let input: &[u8] = if parts.method == Method::GET {
-            let query = parts.uri.query().unwrap_or("");
-            if query.len() > self.inner.limits.max_query_bytes {
-                return self.page(
-                    StatusCode::URI_TOO_LONG,
-                    &ProtocolError::new(ErrorCode::InvalidRequest, "the request is too long"),
-                );
+            match self.bounded_query(&parts) {
+                Some(query) => query,
+                None => return self.uri_too_long(),
             }
-            query.as_bytes()
         } else if parts.method == Method::POST {
             let body = body.as_ref();
             if body.len() > self.inner.limits.max_body_bytes {
@@ -659,6 +655,22 @@ impl AuthorizationServer {
         deliver(&reply, &params[..n])
     }
 
+    /// The query of a `GET` to the authorization or resume endpoint: `None` when it is longer
+    /// than [`Limits::max_query_bytes`](crate::Limits::max_query_bytes), which is answered
+    /// with [`uri_too_long`](Self::uri_too_long).
+    fn bounded_query<'p>(&self, parts: &'p http::request::Parts) -> Option<&'p [u8]> {
+        let query = parts.uri.query().unwrap_or("");
+        (query.len() <= self.inner.limits.max_query_bytes).then_some(query.as_bytes())
+    }
+
+    /// The `414` page for a query past [`Limits::max_query_bytes`](crate::Limits::max_query_bytes).
+    fn uri_too_long(&self) -> HttpResponse {
+        self.page(
+            StatusCode::URI_TOO_LONG,
+            &ProtocolError::new(ErrorCode::InvalidRequest, "the request is too long"),
+        )
+    }
+
     /// The resume endpoint: where the browser comes back after login (`GET
     /// ?interaction=<id>`) and where the consent form posts its decision (`POST` with
     /// `interaction`, `csrf_token`, `consent=allow|deny`).
@@ -678,7 +690,10 @@ impl AuthorizationServer {
             }
             body.as_ref()
         } else if parts.method == Method::GET {
-            parts.uri.query().unwrap_or("").as_bytes()
+            match self.bounded_query(&parts) {
+                Some(query) => query,
+                None => return self.uri_too_long(),
+            }
         } else {
             let mut r = self.page(
                 StatusCode::METHOD_NOT_ALLOWED,
