@@ -98,6 +98,11 @@ pub enum RefreshTokenPolicy {
 
 /// Limits on request size (RFC 6749 §10.14: input is untrusted). A request past a limit is
 /// answered with a clear 4xx before any other work.
+///
+/// Every size limit must be positive: [`build`](crate::AuthorizationServerBuilder::build)
+/// refuses a zero one, which would fail every request of its kind (a zero
+/// `max_query_bytes` every `GET` authorization request, which RFC 6749 §3.1 says MUST be
+/// supported; a zero `max_nonce_bytes` every request with a `state`, RFC 6749 §10.12).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Limits {
@@ -111,11 +116,6 @@ pub struct Limits {
     /// Longest single parameter value, in bytes. Default 4 KiB.
     pub max_param_bytes: usize,
     /// Longest `nonce` and `state`, in bytes. Default 512.
-    ///
-    /// Every limit must be positive: [`build`](crate::AuthorizationServerBuilder::build) refuses a zero
-    /// one, which would fail every request of its kind (a zero `max_query_bytes` every
-    /// `GET` authorization request, which RFC 6749 §3.1 says MUST be supported; a zero
-    /// `max_nonce_bytes` every request with a `state`, RFC 6749 §10.12).
     pub max_nonce_bytes: usize,
     /// Brute-force protection for client authentication (RFC 6749 §2.3.1): failures allowed
     /// per client id and source address ([`ClientAddr`](crate::ClientAddr)) in a window,

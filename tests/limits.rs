@@ -213,9 +213,9 @@ async fn resume_get(h: &Harness, interaction: &str, total: usize) -> HttpRespons
 }
 
 /// `max_query_bytes` bounds the resume endpoint's `GET` as it does the authorization
-/// endpoint's (RFC 6749 §10.14): one byte past it is `414 URI Too Long`, an error page read
-/// before the store, and the pending authorization is still there; at the limit, the
-/// authorization completes with a code.
+/// endpoint's (RFC 6749 §10.14): one byte past it is `414 URI Too Long`, an error page
+/// answered before the store is read, so the pending authorization is still there; at the
+/// limit, it completes with a code.
 #[tokio::test]
 async fn resume_query_at_max_query_bytes_passes_one_more_is_414() {
     let h = harness_limits(limits(|l| l.max_query_bytes = 600));
