@@ -4,7 +4,7 @@
 //!
 //! | limit             | /authorize (GET or POST)                         | /token                    |
 //! |-------------------|--------------------------------------------------|---------------------------|
-//! | `max_body_bytes`  | 413 page (POST)                                   | 413 JSON `invalid_request` |
+//! | `max_body_bytes`  | 413 page (POST, and POST /authorize/resume)       | 413 JSON `invalid_request` |
 //! | `max_query_bytes` | 414 page (GET, and GET /authorize/resume)         | not applied: the query is never read |
 //! | `max_params`      | 400 page `invalid_request`, never a redirect     | 400 JSON `invalid_request` |
 //! | `max_param_bytes` | 400 page `invalid_request`, never a redirect     | 400 JSON `invalid_request` |
@@ -248,6 +248,45 @@ async fn token_ignores_the_query_so_max_query_bytes_does_not_apply() {
 // ---------------------------------------------------------------------------------------------
 // max_body_bytes
 // ---------------------------------------------------------------------------------------------
+
+/// The resume endpoint reads its input as the authorization endpoint does: a consent
+/// decision posted with a body past `max_body_bytes` is `413`, one that is not a form is
+/// `400`, and any method but `GET` and `POST` is `405` with `Allow: GET, POST` (RFC 9110
+/// §15.5.6), each an error page read before the store, so the pending authorization is
+/// still there and completes afterwards (RFC 6749 §10.14).
+#[tokio::test]
+async fn resume_refuses_an_oversized_body_a_non_form_and_other_methods() {
+    let h = harness_limits(limits(|l| l.max_body_bytes = 600));
+    let r = h.authorize_no_session(&authz(&[])).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{r:?}");
+    let interaction = param(&params_of(&location(&r), false), "interaction").expect("login");
+    let post = |content_type: &str, body: String| {
+        Request::post("/authorize/resume")
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::COOKIE, &h.alice_cookie)
+            .body(body.into_bytes())
+            .unwrap()
+    };
+    let form = format!("interaction={}&consent=allow", enc(&interaction));
+    let r = h.server.resume(post(FORM, pad_to(&form, 601))).await;
+    assert_page(&r, 413, "the request is too large");
+    let r = h.server.resume(post("text/plain", form)).await;
+    assert_page(
+        &r,
+        400,
+        "the request body must be application/x-www-form-urlencoded",
+    );
+    let put = Request::put(format!(
+        "/authorize/resume?interaction={}",
+        enc(&interaction)
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let r = h.server.resume(put).await;
+    assert_page(&r, 405, "method not allowed");
+    assert_eq!(r.headers().get(header::ALLOW).unwrap(), "GET, POST");
+    assert_code_redirect(&resume_get(&h, &interaction, 600).await, CB, Some("xyz"));
+}
 
 /// `max_body_bytes = 600`: a 600-byte `POST /authorize` issues a code; 601 bytes is
 /// `413 Payload Too Large`, an error page, never a redirect (`Limits::max_body_bytes`).

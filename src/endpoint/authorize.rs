@@ -62,39 +62,11 @@ impl AuthorizationServer {
     pub async fn authorize<B: AsRef<[u8]>>(&self, request: http::Request<B>) -> HttpResponse {
         let (parts, body) = request.into_parts();
         let now = self.inner.clock.now();
-        // HEAD is refused like any other method: it must not issue a code.
-        let input: &[u8] = if parts.method == Method::GET {
-            match self.bounded_query(&parts) {
-                Some(query) => query,
-                None => return self.uri_too_long(),
-            }
-        } else if parts.method == Method::POST {
-            let body = body.as_ref();
-            if body.len() > self.inner.limits.max_body_bytes {
-                return self.page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &ProtocolError::new(ErrorCode::InvalidRequest, "the request is too large"),
-                );
-            }
-            if !is_form(&parts.headers) {
-                return self.page(
-                    StatusCode::BAD_REQUEST,
-                    &ProtocolError::new(
-                        ErrorCode::InvalidRequest,
-                        "the request body must be application/x-www-form-urlencoded",
-                    ),
-                );
-            }
-            // Body parameters only: a query on a POST is ignored rather than merged.
-            return self.authorize_params(&parts, body, now).await;
-        } else {
-            let mut r = self.page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &ProtocolError::new(ErrorCode::InvalidRequest, "method not allowed"),
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, http::HeaderValue::from_static("GET, POST"));
-            return r;
+        // HEAD is refused like any other method: it must not issue a code. On a POST, only
+        // the body's parameters are read: a query is ignored rather than merged.
+        let input = match self.browser_input(&parts, body.as_ref()) {
+            Ok(input) => input,
+            Err(refusal) => return self.refusal_page(refusal),
         };
         self.authorize_params(&parts, input, now).await
     }
@@ -655,20 +627,54 @@ impl AuthorizationServer {
         deliver(&reply, &params[..n])
     }
 
-    /// The query of a `GET` to the authorization or resume endpoint: `None` when it is longer
-    /// than [`Limits::max_query_bytes`](crate::Limits::max_query_bytes), which is answered
-    /// with [`uri_too_long`](Self::uri_too_long).
-    fn bounded_query<'p>(&self, parts: &'p http::request::Parts) -> Option<&'p [u8]> {
-        let query = parts.uri.query().unwrap_or("");
-        (query.len() <= self.inner.limits.max_query_bytes).then_some(query.as_bytes())
+    /// Where the authorization and resume endpoints read their parameters: a `GET`'s query
+    /// or a `POST`'s form body, each within its limit ([`Limits`](crate::Limits)). Anything
+    /// else is refused before a parameter is read.
+    fn browser_input<'r>(
+        &self,
+        parts: &'r http::request::Parts,
+        body: &'r [u8],
+    ) -> Result<&'r [u8], Unreadable> {
+        let limits = &self.inner.limits;
+        if parts.method == Method::GET {
+            let query = parts.uri.query().unwrap_or("");
+            if query.len() > limits.max_query_bytes {
+                return Err(Unreadable::QueryTooLong);
+            }
+            Ok(query.as_bytes())
+        } else if parts.method == Method::POST {
+            if body.len() > limits.max_body_bytes {
+                return Err(Unreadable::BodyTooLarge);
+            }
+            if !is_form(&parts.headers) {
+                return Err(Unreadable::NotForm);
+            }
+            Ok(body)
+        } else {
+            Err(Unreadable::Method)
+        }
     }
 
-    /// The `414` page for a query past [`Limits::max_query_bytes`](crate::Limits::max_query_bytes).
-    fn uri_too_long(&self) -> HttpResponse {
-        self.page(
-            StatusCode::URI_TOO_LONG,
-            &ProtocolError::new(ErrorCode::InvalidRequest, "the request is too long"),
-        )
+    /// The error page for a request [`browser_input`](Self::browser_input) refused.
+    fn refusal_page(&self, refusal: Unreadable) -> HttpResponse {
+        let (status, description) = match refusal {
+            Unreadable::QueryTooLong => (StatusCode::URI_TOO_LONG, "the request is too long"),
+            Unreadable::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large"),
+            Unreadable::NotForm => (
+                StatusCode::BAD_REQUEST,
+                "the request body must be application/x-www-form-urlencoded",
+            ),
+            Unreadable::Method => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        };
+        let mut r = self.page(
+            status,
+            &ProtocolError::new(ErrorCode::InvalidRequest, description),
+        );
+        if refusal == Unreadable::Method {
+            r.headers_mut()
+                .insert(header::ALLOW, http::HeaderValue::from_static("GET, POST"));
+        }
+        r
     }
 
     /// The resume endpoint: where the browser comes back after login (`GET
@@ -678,30 +684,9 @@ impl AuthorizationServer {
         let (parts, body) = request.into_parts();
         let now = self.inner.clock.now();
         let is_post = parts.method == Method::POST;
-        let input: &[u8] = if is_post {
-            if body.as_ref().len() > self.inner.limits.max_body_bytes {
-                return self.page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &ProtocolError::new(ErrorCode::InvalidRequest, "the request is too large"),
-                );
-            }
-            if !is_form(&parts.headers) {
-                return self.bad_page("the request body must be application/x-www-form-urlencoded");
-            }
-            body.as_ref()
-        } else if parts.method == Method::GET {
-            match self.bounded_query(&parts) {
-                Some(query) => query,
-                None => return self.uri_too_long(),
-            }
-        } else {
-            let mut r = self.page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &ProtocolError::new(ErrorCode::InvalidRequest, "method not allowed"),
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, http::HeaderValue::from_static("GET, POST"));
-            return r;
+        let input = match self.browser_input(&parts, body.as_ref()) {
+            Ok(input) => input,
+            Err(refusal) => return self.refusal_page(refusal),
         };
         let params = match Params::parse(input, self.inner.limits.parse()) {
             Ok(p) => p,
@@ -966,6 +951,19 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, ProtocolError> {
         ));
     }
     Ok(p)
+}
+
+/// Why [`AuthorizationServer::browser_input`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    /// A `GET` whose query is past `max_query_bytes`: `414`.
+    QueryTooLong,
+    /// A `POST` whose body is past `max_body_bytes`: `413`.
+    BodyTooLarge,
+    /// A `POST` whose body is not `application/x-www-form-urlencoded`: `400`.
+    NotForm,
+    /// Neither `GET` nor `POST`: `405` with `Allow`.
+    Method,
 }
 
 /// Whether the content type is `application/x-www-form-urlencoded` (parameters allowed).
