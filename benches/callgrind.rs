@@ -115,26 +115,14 @@ fn threads(rounds: u64) {
 /// and oxide-auth's flow, in µs per run.
 fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness) {
     const RUNS: u64 = 4_096;
-    let per_run = |start: std::time::Instant| start.elapsed().as_secs_f64() * 1e6 / RUNS as f64;
+    let per_run = |time: std::time::Duration| time.as_secs_f64() * 1e6 / RUNS as f64;
     let mut rows: [Vec<f64>; 6] = Default::default();
     for _ in 0..rounds {
-        let flow = bench.timed_flows(RUNS).as_secs_f64() * 1e6 / RUNS as f64;
-        let start = std::time::Instant::now();
-        for _ in 0..RUNS {
-            black_box(floor.run());
-        }
-        let floor = per_run(start);
-        let start = std::time::Instant::now();
-        for _ in 0..RUNS {
-            black_box(harness.run(bench));
-        }
-        let harness = per_run(start);
+        let flow = per_run(bench.timed_flows(RUNS));
+        let floor = per_run(common::time_runs(RUNS, || floor.run()));
+        let harness = per_run(common::time_runs(RUNS, || harness.run(bench)));
         let mut oxide = common::oxide::Oxide::new(true);
-        let start = std::time::Instant::now();
-        for _ in 0..RUNS {
-            black_box(oxide.flow());
-        }
-        let oxide = per_run(start);
+        let oxide = per_run(common::time_runs(RUNS, || oxide.flow()));
         for (row, v) in rows.iter_mut().zip([
             flow,
             floor,

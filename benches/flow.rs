@@ -14,13 +14,15 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use grantor::SigningAlgorithm;
 
 use common::oxide::Oxide;
-use common::{block_on, code_of, on_threads, step, store_steps, tokens_of, Bench, Floor, Kind};
+use common::{
+    block_on, code_of, on_threads, step, store_steps, time_runs, tokens_of, Bench, Floor, Kind,
+};
 
 fn flows(c: &mut Criterion) {
     let mut flow = c.benchmark_group("flow");
@@ -79,11 +81,7 @@ fn versus_oxide(c: &mut Criterion) {
     g.bench_function("flow_sha256", |b| {
         b.iter_custom(|iters| {
             let mut oxide = Oxide::new(true);
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(oxide.flow());
-            }
-            start.elapsed()
+            time_runs(iters, || oxide.flow())
         })
     });
     g.finish();

@@ -184,13 +184,7 @@ fn paired_oxide(n: u64, rounds: usize) {
         Oxide::authorize,
         |o, code| drop(black_box(o.exchange(code))),
     );
-    let time = |oxide: &mut Oxide| {
-        let start = Instant::now();
-        for _ in 0..FLOWS {
-            black_box(oxide.flow());
-        }
-        start.elapsed().as_secs_f64()
-    };
+    let time = |oxide: &mut Oxide| common::time_runs(FLOWS, || oxide.flow()).as_secs_f64();
     paired_rounds("oxide-auth flow", rounds, || {
         let mut empty = Oxide::new(true);
         black_box(empty.flow());

@@ -189,13 +189,9 @@ impl Bench {
 
     /// `iters` flows after a [`reset`](Self::reset), timed (the reset is not): one
     /// criterion sample of a flow bench.
-    pub fn timed_flows(&self, iters: u64) -> std::time::Duration {
+    pub fn timed_flows(&self, iters: u64) -> Duration {
         self.reset();
-        let start = std::time::Instant::now();
-        for _ in 0..iters {
-            std::hint::black_box(self.flow());
-        }
-        start.elapsed()
+        time_runs(iters, || self.flow())
     }
 
     /// Forgets everything the benches stored at `T0` (and nothing stored at a later clock),
@@ -336,11 +332,20 @@ pub fn timed<T>(
     iters: u64,
     mut prepare: impl FnMut() -> T,
     mut run: impl FnMut(T) -> HttpResponse,
-) -> std::time::Duration {
+) -> Duration {
     let inputs: Vec<T> = (0..iters).map(|_| prepare()).collect();
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     for input in inputs {
         std::hint::black_box(run(input));
+    }
+    start.elapsed()
+}
+
+/// The time `work` takes `runs` times in a row (each result kept from the optimizer).
+pub fn time_runs<R>(runs: u64, mut work: impl FnMut() -> R) -> Duration {
+    let start = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(work());
     }
     start.elapsed()
 }
