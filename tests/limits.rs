@@ -201,6 +201,14 @@ async fn authorize_query_default_limit_4096() {
     );
 }
 
+/// A pending authorization's id: an authorization request from a browser with no session,
+/// sent to the login page.
+async fn pending_interaction(h: &Harness) -> String {
+    let r = h.authorize_no_session(&authz(&[])).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{r:?}");
+    param(&params_of(&location(&r), false), "interaction").expect("a login redirect")
+}
+
 /// The browser coming back to `GET /authorize/resume` after signing in, with a query of
 /// exactly `total` bytes (`interaction=<id>` and padding).
 async fn resume_get(h: &Harness, interaction: &str, total: usize) -> HttpResponse {
@@ -219,9 +227,7 @@ async fn resume_get(h: &Harness, interaction: &str, total: usize) -> HttpRespons
 #[tokio::test]
 async fn resume_query_at_max_query_bytes_passes_one_more_is_414() {
     let h = harness_limits(limits(|l| l.max_query_bytes = 600));
-    let r = h.authorize_no_session(&authz(&[])).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{r:?}");
-    let interaction = param(&params_of(&location(&r), false), "interaction").expect("login");
+    let interaction = pending_interaction(&h).await;
     assert_page(
         &resume_get(&h, &interaction, 601).await,
         414,
@@ -252,14 +258,12 @@ async fn token_ignores_the_query_so_max_query_bytes_does_not_apply() {
 /// The resume endpoint reads its input as the authorization endpoint does: a consent
 /// decision posted with a body past `max_body_bytes` is `413`, one that is not a form is
 /// `400`, and any method but `GET` and `POST` is `405` with `Allow: GET, POST` (RFC 9110
-/// §15.5.6), each an error page read before the store, so the pending authorization is
-/// still there and completes afterwards (RFC 6749 §10.14).
+/// §15.5.6). Each is an error page answered before the store is read, so the pending
+/// authorization is still there and completes afterwards (RFC 6749 §10.14).
 #[tokio::test]
 async fn resume_refuses_an_oversized_body_a_non_form_and_other_methods() {
     let h = harness_limits(limits(|l| l.max_body_bytes = 600));
-    let r = h.authorize_no_session(&authz(&[])).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{r:?}");
-    let interaction = param(&params_of(&location(&r), false), "interaction").expect("login");
+    let interaction = pending_interaction(&h).await;
     let post = |content_type: &str, body: String| {
         Request::post("/authorize/resume")
             .header(header::CONTENT_TYPE, content_type)
