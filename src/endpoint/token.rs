@@ -41,31 +41,40 @@ pub(crate) struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The JSON body, in a buffer sized for it: the members are written in their fixed order
-    /// and each string value is escaped as RFC 8259 §7 requires (see [`json_string`]), so a
-    /// response costs no serializer state beyond the values themselves.
+    /// The JSON body, in a buffer of exactly its size when no value needs escaping (every
+    /// token grantor mints, and almost every scope): [`crate::response::json`] then hands the
+    /// buffer to the response without another allocation. The members are written in their
+    /// fixed order and each string value is escaped as RFC 8259 §7 requires (see
+    /// [`json_string`]), so a response costs no serializer state beyond the values themselves.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let tokens = self.access_token.len()
-            + self.refresh_token.as_ref().map_or(0, String::len)
-            + self.id_token.as_ref().map_or(0, String::len);
-        let mut out = Vec::with_capacity(128 + tokens + self.scope.as_str().len());
-        out.extend_from_slice(b"{\"access_token\":");
-        json_string(&mut out, &self.access_token)?;
-        out.extend_from_slice(b",\"token_type\":");
-        json_string(&mut out, self.token_type)?;
-        out.extend_from_slice(b",\"expires_in\":");
-        serde_json::to_writer(&mut out, &self.expires_in)?;
-        let optional = [
+        // The string members in order (the first two are always there); `expires_in` goes
+        // after them.
+        let strings = [
+            ("access_token", Some(self.access_token.as_str())),
+            ("token_type", Some(self.token_type)),
             ("refresh_token", self.refresh_token.as_deref()),
             ("scope", Some(self.scope.as_str()).filter(|s| !s.is_empty())),
             ("id_token", self.id_token.as_deref()),
         ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b"\":");
-                json_string(&mut out, value)?;
+        let present = || strings.iter().filter_map(|(n, v)| Some((*n, (*v)?)));
+        // `,"name":"value"` per string (`{` for the first comma), `,"expires_in":` and its
+        // digits, and `}`.
+        let len = present().map(|(n, v)| n.len() + v.len() + 6).sum::<usize>()
+            + ",\"expires_in\":".len()
+            + self
+                .expires_in
+                .checked_ilog10()
+                .map_or(1, |d| d as usize + 1)
+            + 1;
+        let mut out = Vec::with_capacity(len);
+        for (i, (name, value)) in present().enumerate() {
+            out.extend_from_slice(if i == 0 { b"{\"" } else { b",\"" });
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            json_string(&mut out, value)?;
+            if i == 1 {
+                out.extend_from_slice(b",\"expires_in\":");
+                serde_json::to_writer(&mut out, &self.expires_in)?;
             }
         }
         out.push(b'}');
@@ -291,6 +300,32 @@ mod tests {
             json_string(&mut ours, &value).unwrap();
             assert_eq!(ours, serde_json::to_vec(&value).unwrap(), "{value:?}");
         }
+    }
+
+    /// With nothing to escape, the body fills its buffer exactly, so that turning it into the
+    /// response's `Bytes` needs no second allocation; with escapes it is still whole.
+    #[test]
+    fn token_response_buffer_is_exactly_sized() {
+        for expires_in in [0, 9, 10, 3600, u64::MAX] {
+            for (refresh, scope, id) in [(true, "read write", true), (false, "", false)] {
+                let mut r = response("abc-DEF_123", scope);
+                r.expires_in = expires_in;
+                r.refresh_token = r.refresh_token.filter(|_| refresh);
+                r.id_token = r.id_token.filter(|_| id);
+                let body = r.to_json().unwrap();
+                assert_eq!(
+                    body.len(),
+                    body.capacity(),
+                    "{}",
+                    String::from_utf8_lossy(&body)
+                );
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(json["expires_in"], expires_in);
+            }
+        }
+        let body = response("q\"uote", "read").to_json().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["access_token"], "q\"uote");
     }
 
     /// Absent members are left out, not written as null (RFC 6749 §5.1).
