@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::secret::TokenDigest;
@@ -94,10 +94,7 @@ impl Throttle {
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<TokenDigest, Window>> {
-        match self.windows.lock() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether any key is tracked (a cheap check before computing a key).

@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -31,7 +31,7 @@ impl MemoryClaims {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        let mut users = self.users.write().unwrap_or_else(PoisonError::into_inner);
         users.insert(subject.into(), claims);
     }
 }
@@ -39,7 +39,7 @@ impl MemoryClaims {
 #[async_trait]
 impl ClaimsProvider for MemoryClaims {
     async fn claims(&self, subject: &str) -> Result<Map<String, Value>, StoreError> {
-        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        let users = self.users.read().unwrap_or_else(PoisonError::into_inner);
         Ok(users.get(subject).cloned().unwrap_or_default())
     }
 }

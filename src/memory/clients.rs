@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
@@ -28,19 +28,13 @@ impl MemoryClientStore {
 
     /// Registers (or replaces) a client.
     pub fn insert(&self, client: Client) {
-        let mut map = match self.clients.write() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut map = self.clients.write().unwrap_or_else(PoisonError::into_inner);
         map.insert(client.id().into(), Arc::new(client));
     }
 
     /// Removes a client.
     pub fn remove(&self, client_id: &str) {
-        let mut map = match self.clients.write() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut map = self.clients.write().unwrap_or_else(PoisonError::into_inner);
         map.remove(client_id);
     }
 }
@@ -58,10 +52,7 @@ impl FromIterator<Client> for MemoryClientStore {
 #[async_trait]
 impl ClientStore for MemoryClientStore {
     async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        let map = match self.clients.read() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let map = self.clients.read().unwrap_or_else(PoisonError::into_inner);
         Ok(map.get(client_id).cloned())
     }
 }

@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
@@ -68,10 +68,9 @@ impl MemoryConsent {
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, Remembered> {
-        match self.remembered.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records that `subject` consented to `scope` for `client_id` (e.g. to seed tests).

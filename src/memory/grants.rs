@@ -1,4 +1,4 @@
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
@@ -456,10 +456,9 @@ impl MemoryGrantStore {
 
     fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
         let i = key[0] as usize % SHARDS;
-        match self.shards[i].lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The number of stored codes (live or spent) and access tokens, for tests and metrics.
@@ -467,10 +466,7 @@ impl MemoryGrantStore {
         let mut codes = 0;
         let mut tokens = 0;
         for s in self.shards.iter() {
-            let s = match s.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let s = s.lock().unwrap_or_else(PoisonError::into_inner);
             codes += s.codes.len();
             tokens += s.access_tokens.len();
         }
@@ -480,10 +476,7 @@ impl MemoryGrantStore {
     /// Removes every expired entry now, whatever the sweep schedule.
     pub fn purge_expired(&self, now: u64) {
         for s in self.shards.iter() {
-            let mut s = match s.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut s = s.lock().unwrap_or_else(PoisonError::into_inner);
             s.next_sweep = 0;
             s.sweep(now);
         }
@@ -527,10 +520,7 @@ impl MemoryGrantStore {
     fn fold(&self, count: impl Fn(&Shard) -> usize) -> usize {
         self.shards
             .iter()
-            .map(|s| match s.lock() {
-                Ok(g) => count(&g),
-                Err(poisoned) => count(&poisoned.into_inner()),
-            })
+            .map(|s| count(&s.lock().unwrap_or_else(PoisonError::into_inner)))
             .sum()
     }
 

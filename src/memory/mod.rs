@@ -7,6 +7,10 @@
 //! * [`MemorySessions`]: a cookie-session [`UserAuthenticator`](crate::UserAuthenticator).
 //! * [`MemoryConsent`]: remembered consent with a built-in consent page.
 //! * [`MemoryClaims`]: user claims for ID tokens and userinfo.
+//!
+//! Each lock is held for one map operation that leaves the map consistent, so a lock
+//! poisoned by a panic on another thread is taken over (`PoisonError::into_inner`) rather
+//! than turned into a panic of every later request.
 
 mod claims;
 mod clients;

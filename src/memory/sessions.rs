@@ -1,4 +1,4 @@
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -92,10 +92,7 @@ impl MemorySessions {
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, Sessions> {
-        match self.sessions.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts a session for `user`; returns the id to put in the cookie.
