@@ -181,17 +181,26 @@ impl Store {
     }
 }
 
+/// The flow's 12 host calls, each awaited in turn.
+fn calls<F: std::future::Future<Output = Result<u64, ()>>>(call: impl Fn(Record) -> F) -> u64 {
+    common::block_on(async {
+        let mut sum = 0;
+        for _ in 0..12 {
+            sum += call(black_box(Record([7; 25]))).await.unwrap_or(0);
+        }
+        sum
+    })
+}
+
 /// See the module's doc: what boxing a host call's future and owning a record's strings
 /// cost per flow (12 calls, 16 strings), in ns, as the median of `rounds` paired rounds.
 fn boxes(rounds: u64) {
     const RUNS: u64 = 4_096;
-    const CALLS: usize = 12;
     let per_run = |time: std::time::Duration| time.as_secs_f64() * 1e9 / RUNS as f64;
     let store = Store;
     // Behind `black_box`, so that the compiler cannot see the concrete type and inline the
     // call (and elide the box), as it cannot for a host's store.
     let boxed: &dyn BoxedStore = black_box(&store);
-    let record = Record([7; 25]);
     // Strings of a flow's record fields: client ids, redirect URIs, subjects, scopes.
     let fields: Vec<Box<str>> = [
         "web-app",
@@ -206,24 +215,8 @@ fn boxes(rounds: u64) {
     .collect();
     let mut rows: [Vec<f64>; 4] = Default::default();
     for _ in 0..rounds {
-        let via_box = per_run(common::time_runs(RUNS, || {
-            common::block_on(async {
-                let mut sum = 0;
-                for _ in 0..CALLS {
-                    sum += boxed.put(black_box(record)).await.unwrap_or(0);
-                }
-                sum
-            })
-        }));
-        let direct = per_run(common::time_runs(RUNS, || {
-            common::block_on(async {
-                let mut sum = 0;
-                for _ in 0..CALLS {
-                    sum += store.put_direct(black_box(record)).await.unwrap_or(0);
-                }
-                sum
-            })
-        }));
+        let via_box = per_run(common::time_runs(RUNS, || calls(|r| boxed.put(r))));
+        let direct = per_run(common::time_runs(RUNS, || calls(|r| store.put_direct(r))));
         let owned = per_run(common::time_runs(RUNS, || {
             fields
                 .iter()
