@@ -97,27 +97,28 @@ fn threads(rounds: u64) {
     let shared = Bench::new(Kind::Opaque);
     let own = [Bench::new(Kind::Opaque), Bench::new(Kind::Opaque)];
     let floor = Floor::new(&shared);
-    let mut ratios: [Vec<f64>; 3] = Default::default();
-    for _ in 0..rounds {
-        let pair = |work: &(dyn Fn(usize) + Sync)| {
-            let one = common::on_threads(1, FLOWS, work);
-            let two = common::on_threads(2, FLOWS, work);
-            2.0 * one.as_secs_f64() / two.as_secs_f64()
-        };
-        ratios[0].push(pair(&|_| {
+    let pair = |work: &(dyn Fn(usize) + Sync)| {
+        let one = common::on_threads(1, FLOWS, work);
+        let two = common::on_threads(2, FLOWS, work);
+        2.0 * one.as_secs_f64() / two.as_secs_f64()
+    };
+    let names = [
+        "floor, 1 -> 2 threads",
+        "shared, 1 -> 2 threads",
+        "own, 1 -> 2 threads",
+    ];
+    medians(rounds, names, ("x", 2), || {
+        let alone = pair(&|_| {
             black_box(floor.run());
-        }));
+        });
         shared.reset();
-        ratios[1].push(pair(&|_| drop(black_box(shared.flow()))));
+        let one_server = pair(&|_| drop(black_box(shared.flow())));
         for bench in &own {
             bench.reset();
         }
-        ratios[2].push(pair(&|thread| drop(black_box(own[thread].flow()))));
-    }
-    for (name, mut r) in ["floor", "shared", "own"].into_iter().zip(ratios) {
-        let median = common::median(&mut r);
-        println!("{name}: 1 -> 2 threads {median:.2}x (median of {rounds} rounds)");
-    }
+        let per_thread = pair(&|thread| drop(black_box(own[thread].flow())));
+        [alone, one_server, per_thread]
+    });
 }
 
 /// See the module's doc: `rounds` back-to-back timings of the flow, its floor, the harness
@@ -125,24 +126,6 @@ fn threads(rounds: u64) {
 fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness) {
     const RUNS: u64 = 4_096;
     let per_run = |time: std::time::Duration| time.as_secs_f64() * 1e6 / RUNS as f64;
-    let mut rows: [Vec<f64>; 6] = Default::default();
-    for _ in 0..rounds {
-        let flow = per_run(bench.timed_flows(RUNS));
-        let floor = per_run(common::time_runs(RUNS, || floor.run()));
-        let harness = per_run(common::time_runs(RUNS, || harness.run(bench)));
-        let mut oxide = common::oxide::Oxide::new(true);
-        let oxide = per_run(common::time_runs(RUNS, || oxide.flow()));
-        for (row, v) in rows.iter_mut().zip([
-            flow,
-            floor,
-            harness,
-            oxide,
-            flow - floor - harness,
-            oxide / flow,
-        ]) {
-            row.push(v);
-        }
-    }
     let names = [
         "flow",
         "floor",
@@ -151,9 +134,40 @@ fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness
         "overhead",
         "oxide-auth / flow",
     ];
+    medians(rounds, names, ("", 2), || {
+        let flow = per_run(bench.timed_flows(RUNS));
+        let floor = per_run(common::time_runs(RUNS, || floor.run()));
+        let harness = per_run(common::time_runs(RUNS, || harness.run(bench)));
+        let mut oxide = common::oxide::Oxide::new(true);
+        let oxide = per_run(common::time_runs(RUNS, || oxide.flow()));
+        [
+            flow,
+            floor,
+            harness,
+            oxide,
+            flow - floor - harness,
+            oxide / flow,
+        ]
+    });
+}
+
+/// Runs `round` `rounds` times and prints the median of each of its figures, named by
+/// `names`, to `decimals` places and followed by `suffix`.
+fn medians<const N: usize>(
+    rounds: u64,
+    names: [&str; N],
+    (suffix, decimals): (&str, usize),
+    mut round: impl FnMut() -> [f64; N],
+) {
+    let mut rows: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..rounds {
+        for (row, v) in rows.iter_mut().zip(round()) {
+            row.push(v);
+        }
+    }
     for (name, mut r) in names.into_iter().zip(rows) {
         let median = common::median(&mut r);
-        println!("{name}: {median:.2} (median of {rounds} rounds)");
+        println!("{name}: {median:.decimals$}{suffix} (median of {rounds} rounds)");
     }
 }
 
@@ -213,8 +227,13 @@ fn boxes(rounds: u64) {
     .take(16)
     .map(|s| Box::from(*s))
     .collect();
-    let mut rows: [Vec<f64>; 4] = Default::default();
-    for _ in 0..rounds {
+    let names = [
+        "12 boxed calls",
+        "12 direct calls",
+        "16 owned strings",
+        "16 borrowed strings",
+    ];
+    medians(rounds, names, (" ns", 0), || {
         let via_box = per_run(common::time_runs(RUNS, || calls(|r| boxed.put(r))));
         let direct = per_run(common::time_runs(RUNS, || calls(|r| store.put_direct(r))));
         let owned = per_run(common::time_runs(RUNS, || {
@@ -229,18 +248,6 @@ fn boxes(rounds: u64) {
                 .map(|f| black_box(&**black_box(f)).len())
                 .sum::<usize>()
         }));
-        for (row, v) in rows.iter_mut().zip([via_box, direct, owned, borrowed]) {
-            row.push(v);
-        }
-    }
-    let names = [
-        "12 boxed calls",
-        "12 direct calls",
-        "16 owned strings",
-        "16 borrowed strings",
-    ];
-    for (name, mut r) in names.into_iter().zip(rows) {
-        let median = common::median(&mut r);
-        println!("{name}: {median:.0} ns (median of {rounds} rounds)");
-    }
+        [via_box, direct, owned, borrowed]
+    });
 }
