@@ -1,6 +1,7 @@
 //! Scope values (RFC 6749 §3.3).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::ConfigError;
 
@@ -15,7 +16,9 @@ pub(crate) fn is_scope_token(token: &str) -> bool {
 /// A set of scope values, kept in the order first given, without duplicates.
 ///
 /// Stored as one space-separated string, which is also its wire form, so a granted scope is
-/// written to a token response without any work.
+/// written to a token response without any work. The string is shared: a clone (the same
+/// scope going into a code, its tokens' records and the response) counts a reference
+/// instead of copying it.
 ///
 /// ```
 /// use grantor::ScopeSet;
@@ -26,7 +29,7 @@ pub(crate) fn is_scope_token(token: &str) -> bool {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ScopeSet(Box<str>);
+pub struct ScopeSet(Arc<str>);
 
 impl TryFrom<String> for ScopeSet {
     type Error = ConfigError;
@@ -37,7 +40,7 @@ impl TryFrom<String> for ScopeSet {
 
 impl From<ScopeSet> for String {
     fn from(s: ScopeSet) -> String {
-        s.0.into()
+        String::from(&*s.0)
     }
 }
 
@@ -50,7 +53,7 @@ impl ScopeSet {
     /// Parses a space-separated list (RFC 6749 §3.3). Repeated values are kept once; runs of
     /// spaces are tolerated. Fails on a value outside the scope-token grammar.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        let mut out = ScopeBuilder::with_capacity(s.len());
+        let mut out = ScopeBuilder::from_source(s);
         for token in s.split(' ').filter(|t| !t.is_empty()) {
             if !is_scope_token(token) {
                 return Err(ConfigError::InvalidScope(token.to_owned()));
@@ -128,7 +131,7 @@ impl ScopeSet {
 
     /// The set without `value`.
     pub fn without(&self, value: &str) -> ScopeSet {
-        let mut out = ScopeBuilder::default();
+        let mut out = ScopeBuilder::from_source(&self.0);
         for s in self.iter().filter(|s| *s != value) {
             out.push(s);
         }
@@ -141,7 +144,7 @@ impl ScopeSet {
         if self.is_subset_of(other) {
             return self.clone();
         }
-        let mut out = ScopeBuilder::with_capacity(self.0.len());
+        let mut out = ScopeBuilder::from_source(&self.0);
         for s in self.iter().filter(|s| other.contains(s)) {
             out.push(s);
         }
@@ -150,28 +153,65 @@ impl ScopeSet {
 }
 
 /// Builds a [`ScopeSet`] from already-validated tokens.
+///
+/// Built [`from_source`](Self::from_source), it copies nothing while the tokens pushed are
+/// the source's own, in order, single-spaced and without repeats (a request's scope usually
+/// is): the set is then that prefix of the source, allocated once by
+/// [`finish`](Self::finish).
 #[derive(Default)]
-pub(crate) struct ScopeBuilder(String);
+pub(crate) struct ScopeBuilder<'a> {
+    source: &'a str,
+    /// While `owned` is `None`, the set so far is `source[..prefix]`.
+    prefix: usize,
+    owned: Option<String>,
+}
 
-impl ScopeBuilder {
-    /// A builder whose buffer holds `bytes` without growing (the length of the input the
-    /// tokens come from): one allocation instead of one per doubling.
-    pub(crate) fn with_capacity(bytes: usize) -> Self {
-        ScopeBuilder(String::with_capacity(bytes))
+impl<'a> ScopeBuilder<'a> {
+    /// A builder for tokens taken from `source`, in its order.
+    pub(crate) fn from_source(source: &'a str) -> Self {
+        ScopeBuilder {
+            source,
+            prefix: 0,
+            owned: None,
+        }
+    }
+
+    fn current(&self) -> &str {
+        match &self.owned {
+            Some(owned) => owned,
+            None => self.source.get(..self.prefix).unwrap_or_default(),
+        }
     }
 
     pub(crate) fn push(&mut self, token: &str) {
-        if self.0.split(' ').any(|s| s == token) {
+        if self.current().split(' ').any(|s| s == token) {
             return;
         }
-        if !self.0.is_empty() {
-            self.0.push(' ');
+        if self.owned.is_none() {
+            // The next token of the source, right after the prefix and its one space?
+            let start = if self.prefix == 0 { 0 } else { self.prefix + 1 };
+            let end = start + token.len();
+            let next_in_source = self.source.get(start..end) == Some(token)
+                && (self.prefix == 0 || self.source.as_bytes().get(self.prefix) == Some(&b' '))
+                && matches!(self.source.as_bytes().get(end), None | Some(b' '));
+            if next_in_source {
+                self.prefix = end;
+                return;
+            }
+            let mut owned = String::with_capacity(self.source.len().max(token.len() + 1));
+            owned.push_str(self.current());
+            self.owned = Some(owned);
         }
-        self.0.push_str(token);
+        if let Some(owned) = &mut self.owned {
+            if !owned.is_empty() {
+                owned.push(' ');
+            }
+            owned.push_str(token);
+        }
     }
 
     pub(crate) fn finish(self) -> ScopeSet {
-        ScopeSet(self.0.into_boxed_str())
+        ScopeSet(Arc::from(self.current()))
     }
 }
 
@@ -230,5 +270,49 @@ mod tests {
         assert!(some.is_subset_of(&all));
         assert!(!all.is_subset_of(&some));
         assert_eq!(all.intersection(&some).as_str(), "read write");
+    }
+
+    /// The builder's two paths (the source's own prefix, or a copy once the tokens stop
+    /// following the source) give the same set as a plain rebuild would, for every shape
+    /// of spacing and repetition (RFC 6749 §3.3: a space-delimited list).
+    #[test]
+    fn parse_matches_a_plain_rebuild_rfc6749_3_3() {
+        fn plain(s: &str) -> String {
+            let mut out: Vec<&str> = Vec::new();
+            for t in s.split(' ').filter(|t| !t.is_empty()) {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            out.join(" ")
+        }
+        for input in [
+            "",
+            " ",
+            "read",
+            "read write",
+            "read  write",
+            " read write",
+            "read write ",
+            "read read",
+            "read write read",
+            "write read write openid",
+            "a ab a",
+            "ab a ab",
+            "openid profile email offline_access",
+        ] {
+            assert_eq!(
+                ScopeSet::parse(input).unwrap().as_str(),
+                plain(input),
+                "{input:?}"
+            );
+        }
+        let all = ScopeSet::parse("openid read write").unwrap();
+        assert_eq!(all.without("read").as_str(), "openid write");
+        assert_eq!(all.without("openid").as_str(), "read write");
+        assert_eq!(all.without("x").as_str(), "openid read write");
+        let some = ScopeSet::parse("write openid").unwrap();
+        assert_eq!(all.intersection(&some).as_str(), "openid write");
+        assert_eq!(some.intersection(&all).as_str(), "write openid");
     }
 }

@@ -82,49 +82,74 @@ impl std::fmt::Debug for TokenDigest {
     }
 }
 
+/// The length of a minted token: 256 bits in base64url without padding.
+const TOKEN_LEN: usize = 43;
+
 /// Draws 256 bits from the thread-local CSPRNG (ChaCha seeded and periodically reseeded
-/// from the operating system) and encodes them as 43 base64url characters.
-pub(crate) fn random_token() -> String {
+/// from the operating system) and encodes them as 43 base64url characters, on the stack.
+fn random_token_bytes() -> Repr {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    // Encoded on the stack, then copied into an exactly sized string: no zeroed heap buffer.
-    let mut text = [0u8; 43];
-    if let Ok(43) = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
-        if let Ok(token) = std::str::from_utf8(&text) {
-            return token.to_owned();
+    let mut text = [0u8; TOKEN_LEN];
+    match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
+        Ok(TOKEN_LEN) => Repr::Minted(text),
+        // Unreachable (32 bytes are 43 base64url characters); the general path, never a
+        // short token.
+        _ => Repr::Given(URL_SAFE_NO_PAD.encode(bytes)),
+    }
+}
+
+/// [`random_token_bytes`] as a `String` (a `jti`, a key id).
+pub(crate) fn random_token() -> String {
+    random_token_bytes().as_str().to_owned()
+}
+
+/// A secret's value: minted here (held in place, no allocation), or given from outside.
+#[derive(Clone)]
+enum Repr {
+    /// Base64url characters, so always ASCII.
+    Minted([u8; TOKEN_LEN]),
+    Given(String),
+}
+
+impl Repr {
+    fn as_str(&self) -> &str {
+        match self {
+            // Always valid (base64url is ASCII); checking costs a few dozen instructions and
+            // keeps this crate free of `unsafe`.
+            Repr::Minted(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Repr::Given(value) => value,
         }
     }
-    // Unreachable (32 bytes are 43 base64url characters); the general path, never a short token.
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
-        pub struct $name(String);
+        pub struct $name(Repr);
 
         impl $name {
             /// Wraps a value received from outside (a request, a configuration file).
             pub fn new(value: impl Into<String>) -> Self {
-                $name(value.into())
+                $name(Repr::Given(value.into()))
             }
 
             /// The secret value itself. Every call site is a place where the secret leaves
             /// its wrapper: keep them few, and never log what this returns.
             pub fn expose(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
 
             /// The SHA-256 digest that is stored in place of the value.
             pub fn digest(&self) -> TokenDigest {
-                TokenDigest::of(&self.0)
+                TokenDigest::of(self.0.as_str())
             }
 
-            /// The value itself, moved out (for a response that sends it, without a copy).
+            /// A fresh value: 256 bits from the CSPRNG, as 43 base64url characters.
             #[allow(dead_code)]
-            pub(crate) fn into_exposed(self) -> String {
-                self.0
+            pub(crate) fn generate() -> Self {
+                $name(random_token_bytes())
             }
         }
 
@@ -167,38 +192,6 @@ secret_type!(
     SessionId
 );
 
-impl SessionId {
-    pub(crate) fn generate() -> Self {
-        SessionId(random_token())
-    }
-}
-
-impl AuthorizationCode {
-    pub(crate) fn generate() -> Self {
-        AuthorizationCode(random_token())
-    }
-}
-impl AccessToken {
-    pub(crate) fn generate() -> Self {
-        AccessToken(random_token())
-    }
-}
-impl RefreshToken {
-    pub(crate) fn generate() -> Self {
-        RefreshToken(random_token())
-    }
-}
-impl InteractionId {
-    pub(crate) fn generate() -> Self {
-        InteractionId(random_token())
-    }
-}
-impl CsrfToken {
-    pub(crate) fn generate() -> Self {
-        CsrfToken(random_token())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +203,22 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+    }
+
+    /// A minted token, held in place, reads back as the 43 characters it was minted as; its
+    /// digest is that of those characters, and a clone is the same token.
+    #[test]
+    fn minted_tokens_are_43_base64url_characters_held_in_place() {
+        let token = AccessToken::generate();
+        assert!(matches!(token.0, Repr::Minted(_)));
+        let text = token.expose();
+        assert_eq!(text.len(), 43);
+        assert_eq!(URL_SAFE_NO_PAD.decode(text).unwrap().len(), 32);
+        assert!(token.digest().matches(&TokenDigest::of(text)));
+        assert_eq!(token.clone().expose(), text);
+        assert_ne!(AccessToken::generate().expose(), text);
+        assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
+        assert_eq!(AccessToken::new("given").expose(), "given");
     }
 
     /// A difference in any one byte, in any bit, is a mismatch (the comparison goes by words).

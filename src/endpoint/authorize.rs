@@ -335,7 +335,7 @@ impl AuthorizationServer {
         client: &Client,
     ) -> Result<Option<ScopeSet>, ProtocolError> {
         let requested = requested.unwrap_or("");
-        let mut out = ScopeBuilder::with_capacity(requested.len());
+        let mut out = ScopeBuilder::from_source(requested);
         let mut any = false;
         for token in requested.split(' ').filter(|t| !t.is_empty()) {
             if !is_scope_token(token) {

@@ -10,6 +10,7 @@ use crate::interaction::HttpResponse;
 use crate::params::Params;
 use crate::response;
 use crate::scope::ScopeSet;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::server::AuthorizationServer;
 
 const TARGET: &str = "grantor::token";
@@ -31,10 +32,10 @@ const SINGLE_VALUED: &[&str] = &[
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug)]
 pub(crate) struct TokenResponse {
-    pub(crate) access_token: String,
+    pub(crate) access_token: AccessToken,
     pub(crate) token_type: &'static str,
     pub(crate) expires_in: u64,
-    pub(crate) refresh_token: Option<String>,
+    pub(crate) refresh_token: Option<RefreshToken>,
     /// Omitted when empty.
     pub(crate) scope: ScopeSet,
     pub(crate) id_token: Option<String>,
@@ -50,9 +51,12 @@ impl TokenResponse {
         // The string members in order (the first two are always there); `expires_in` goes
         // after them.
         let strings = [
-            ("access_token", Some(self.access_token.as_str())),
+            ("access_token", Some(self.access_token.expose())),
             ("token_type", Some(self.token_type)),
-            ("refresh_token", self.refresh_token.as_deref()),
+            (
+                "refresh_token",
+                self.refresh_token.as_ref().map(RefreshToken::expose),
+            ),
             ("scope", Some(self.scope.as_str()).filter(|s| !s.is_empty())),
             ("id_token", self.id_token.as_deref()),
         ];
@@ -242,10 +246,10 @@ mod tests {
 
     fn response(value: &str, scope: &str) -> TokenResponse {
         TokenResponse {
-            access_token: value.to_owned(),
+            access_token: AccessToken::new(value),
             token_type: "Bearer",
             expires_in: 3600,
-            refresh_token: Some(format!("r{value}")),
+            refresh_token: Some(RefreshToken::new(format!("r{value}"))),
             scope: ScopeSet::parse(scope).unwrap(),
             id_token: Some(format!("{value}.x")),
         }

@@ -162,7 +162,7 @@ impl AuthorizationServer {
                         now,
                     )
                     .await?;
-                Some(token.into_exposed())
+                Some(token)
             } else {
                 None
             };
@@ -170,7 +170,7 @@ impl AuthorizationServer {
         };
         let (id_token, scope, refresh_token) = self.or_discard(rest.await, &access_token).await?;
         Ok(TokenResponse {
-            access_token: access_token.into_exposed(),
+            access_token,
             token_type: "Bearer",
             expires_in,
             refresh_token,

@@ -42,7 +42,7 @@ impl AuthorizationServer {
             .mint_access_token(GrantId::generate(), client.id(), None, &scope, now)
             .await?;
         Ok(TokenResponse {
-            access_token: access_token.into_exposed(),
+            access_token,
             token_type: "Bearer",
             expires_in,
             refresh_token: None,

@@ -147,10 +147,10 @@ impl AuthorizationServer {
         };
         let id_token = self.or_discard(rest.await, &access_token).await?;
         Ok(TokenResponse {
-            access_token: access_token.into_exposed(),
+            access_token,
             token_type: "Bearer",
             expires_in,
-            refresh_token: Some(successor.into_exposed()),
+            refresh_token: Some(successor),
             scope,
             id_token,
         })
