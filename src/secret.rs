@@ -121,6 +121,13 @@ impl Repr {
             Repr::Given(value) => value,
         }
     }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Repr::Minted(text) => text,
+            Repr::Given(value) => value.as_bytes(),
+        }
+    }
 }
 
 macro_rules! secret_type {
@@ -143,7 +150,7 @@ macro_rules! secret_type {
 
             /// The SHA-256 digest that is stored in place of the value.
             pub fn digest(&self) -> TokenDigest {
-                TokenDigest::of(self.0.as_str())
+                TokenDigest::of_bytes(self.0.as_bytes())
             }
 
             /// A fresh value: 256 bits from the CSPRNG, as 43 base64url characters.
