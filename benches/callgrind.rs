@@ -35,7 +35,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Bench, Floor, Kind};
+use common::{medians, Bench, Floor, Kind};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -103,11 +103,11 @@ fn threads(rounds: u64) {
         2.0 * one.as_secs_f64() / two.as_secs_f64()
     };
     let names = [
-        "floor, 1 -> 2 threads",
-        "shared, 1 -> 2 threads",
-        "own, 1 -> 2 threads",
+        ("floor, 1 -> 2 threads", "x"),
+        ("shared, 1 -> 2 threads", "x"),
+        ("own, 1 -> 2 threads", "x"),
     ];
-    medians(rounds, names, ("x", 2), || {
+    medians(rounds, names, 2, || {
         let alone = pair(&|_| {
             black_box(floor.run());
         });
@@ -127,14 +127,14 @@ fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness
     const RUNS: u64 = 4_096;
     let per_run = |time: std::time::Duration| time.as_secs_f64() * 1e6 / RUNS as f64;
     let names = [
-        "flow",
-        "floor",
-        "harness",
-        "oxide-auth flow",
-        "overhead",
-        "oxide-auth / flow",
+        ("flow", " us"),
+        ("floor", " us"),
+        ("harness", " us"),
+        ("oxide-auth flow", " us"),
+        ("overhead", " us"),
+        ("oxide-auth / flow", "x"),
     ];
-    medians(rounds, names, ("", 2), || {
+    medians(rounds, names, 2, || {
         let flow = per_run(bench.timed_flows(RUNS));
         let floor = per_run(common::time_runs(RUNS, || floor.run()));
         let harness = per_run(common::time_runs(RUNS, || harness.run(bench)));
@@ -149,26 +149,6 @@ fn overhead(rounds: u64, bench: &Bench, floor: &Floor, harness: &common::Harness
             oxide / flow,
         ]
     });
-}
-
-/// Runs `round` `rounds` times and prints the median of each of its figures, named by
-/// `names`, to `decimals` places and followed by `suffix`.
-fn medians<const N: usize>(
-    rounds: u64,
-    names: [&str; N],
-    (suffix, decimals): (&str, usize),
-    mut round: impl FnMut() -> [f64; N],
-) {
-    let mut rows: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
-    for _ in 0..rounds {
-        for (row, v) in rows.iter_mut().zip(round()) {
-            row.push(v);
-        }
-    }
-    for (name, mut r) in names.into_iter().zip(rows) {
-        let median = common::median(&mut r);
-        println!("{name}: {median:.decimals$}{suffix} (median of {rounds} rounds)");
-    }
 }
 
 /// A record of the size the grant store's methods take by value.
@@ -228,12 +208,12 @@ fn boxes(rounds: u64) {
     .map(|s| Box::from(*s))
     .collect();
     let names = [
-        "12 boxed calls",
-        "12 direct calls",
-        "16 owned strings",
-        "16 borrowed strings",
+        ("12 boxed calls", " ns"),
+        ("12 direct calls", " ns"),
+        ("16 owned strings", " ns"),
+        ("16 borrowed strings", " ns"),
     ];
-    medians(rounds, names, (" ns", 0), || {
+    medians(rounds, names, 0, || {
         let via_box = per_run(common::time_runs(RUNS, || calls(|r| boxed.put(r))));
         let direct = per_run(common::time_runs(RUNS, || calls(|r| store.put_direct(r))));
         let owned = per_run(common::time_runs(RUNS, || {

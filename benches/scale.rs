@@ -196,19 +196,19 @@ fn paired_oxide(n: u64, rounds: usize) {
 /// seconds) `rounds` times, and prints the median time per flow of each side and the median
 /// of the rounds' ratios.
 fn paired_rounds(what: &str, rounds: usize, mut round: impl FnMut() -> (f64, f64)) {
-    let mut ratios = Vec::with_capacity(rounds);
-    let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
-    for _ in 0..rounds {
-        let (e, f) = round();
-        ratios.push(f / e);
-        times[0].push(e / FLOWS as f64 * 1e6);
-        times[1].push(f / FLOWS as f64 * 1e6);
-    }
-    let [mut e, mut f] = times;
-    println!(
-        "paired {what}, {rounds} rounds of {FLOWS}: empty {:.2} us, full {:.2} us, full/empty {:.2}x (median of each)",
-        common::median(&mut e),
-        common::median(&mut f),
-        common::median(&mut ratios),
+    let names = [
+        format!("paired {what}, empty"),
+        format!("paired {what}, full"),
+        format!("paired {what}, full/empty"),
+    ];
+    let per_flow = |seconds: f64| seconds / FLOWS as f64 * 1e6;
+    common::medians(
+        rounds as u64,
+        [(&names[0], " us"), (&names[1], " us"), (&names[2], "x")],
+        2,
+        || {
+            let (e, f) = round();
+            [per_flow(e), per_flow(f), f / e]
+        },
     );
 }

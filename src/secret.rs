@@ -212,10 +212,11 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
     }
 
-    /// A minted token, held in place, reads back as the 43 characters it was minted as; its
-    /// digest is that of those characters, and a clone is the same token.
+    /// A minted token, held in place, reads back as the 43 characters it was minted as (256
+    /// bits, so that guessing one is infeasible: RFC 6749 §10.10); its digest is that of
+    /// those characters, and a clone is the same token.
     #[test]
-    fn minted_tokens_are_43_base64url_characters_held_in_place() {
+    fn minted_tokens_are_43_base64url_characters_held_in_place_rfc6749_10_10() {
         let token = AccessToken::generate();
         assert!(matches!(token.0, Repr::Minted(_)));
         let text = token.expose();

@@ -674,6 +674,26 @@ pub fn on_threads(n: u64, iters: u64, work: impl Fn(usize) + Sync) -> Duration {
     })
 }
 
+/// Runs `round` `rounds` times and prints the median of each of its figures, one line each,
+/// named and followed by its unit as `names` says, to `decimals` places.
+pub fn medians<const N: usize>(
+    rounds: u64,
+    names: [(&str, &str); N],
+    decimals: usize,
+    mut round: impl FnMut() -> [f64; N],
+) {
+    let mut rows: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..rounds {
+        for (row, v) in rows.iter_mut().zip(round()) {
+            row.push(v);
+        }
+    }
+    for ((name, unit), mut r) in names.into_iter().zip(rows) {
+        let median = median(&mut r);
+        println!("{name}: {median:.decimals$}{unit} (median of {rounds} rounds)");
+    }
+}
+
 /// The median of `values` (sorted in place); NaN when there are none.
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
