@@ -83,7 +83,7 @@ impl std::fmt::Debug for TokenDigest {
 }
 
 /// The length of a minted token: 256 bits in base64url without padding.
-const TOKEN_LEN: usize = 43;
+pub(crate) const TOKEN_LEN: usize = 43;
 
 /// Draws 256 bits from the thread-local CSPRNG (ChaCha seeded and periodically reseeded
 /// from the operating system) and encodes them as 43 base64url characters, on the stack.
@@ -157,6 +157,17 @@ macro_rules! secret_type {
             #[allow(dead_code)]
             pub(crate) fn generate() -> Self {
                 $name(random_token_bytes())
+            }
+
+            /// The characters of a value minted by [`generate`](Self::generate) (base64url,
+            /// so plain ASCII that no JSON or URL syntax needs to escape); `None` for a value
+            /// given from outside.
+            #[allow(dead_code)]
+            pub(crate) fn minted(&self) -> Option<&[u8; TOKEN_LEN]> {
+                match &self.0 {
+                    Repr::Minted(text) => Some(text),
+                    Repr::Given(_) => None,
+                }
             }
         }
 

@@ -10,7 +10,7 @@ use crate::interaction::HttpResponse;
 use crate::params::Params;
 use crate::response;
 use crate::scope::ScopeSet;
-use crate::secret::{AccessToken, RefreshToken};
+use crate::secret::{AccessToken, RefreshToken, TOKEN_LEN};
 use crate::server::AuthorizationServer;
 
 const TARGET: &str = "grantor::token";
@@ -46,43 +46,86 @@ impl TokenResponse {
     /// token grantor mints, and almost every scope): [`crate::response::json`] then hands the
     /// buffer to the response without another allocation. The members are written in their
     /// fixed order and each string value is escaped as RFC 8259 §7 requires (see
-    /// [`json_string`]), so a response costs no serializer state beyond the values themselves.
+    /// [`json_string`]); a token grantor minted is base64url and copied as it is (see
+    /// [`json_token`]). A response costs no serializer state beyond the values themselves.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        // The string members in order (the first two are always there); `expires_in` goes
-        // after them.
-        let strings = [
-            ("access_token", Some(self.access_token.expose())),
-            ("token_type", Some(self.token_type)),
-            (
-                "refresh_token",
-                self.refresh_token.as_ref().map(RefreshToken::expose),
-            ),
-            ("scope", Some(self.scope.as_str()).filter(|s| !s.is_empty())),
-            ("id_token", self.id_token.as_deref()),
-        ];
-        let present = || strings.iter().filter_map(|(n, v)| Some((*n, (*v)?)));
-        // `,"name":"value"` per string (`{` for the first comma), `,"expires_in":` and its
-        // digits, and `}`.
-        let len = present().map(|(n, v)| n.len() + v.len() + 6).sum::<usize>()
-            + ",\"expires_in\":".len()
+        let mut digits = [0; 20];
+        let expires_in = decimal(self.expires_in, &mut digits);
+        let access = &self.access_token;
+        let refresh = self.refresh_token.as_ref();
+        let scope = Some(self.scope.as_str()).filter(|s| !s.is_empty());
+        // Each member is `,"name":` and its value (`{` for the first comma); a string value
+        // adds its two quotes, so `expires_in` takes two bytes less.
+        let member = |name: &str, value: usize| name.len() + value + 6;
+        let access_len = access
+            .minted()
+            .map_or_else(|| access.expose().len(), |t| t.len());
+        let refresh_len = refresh.map(|r| r.minted().map_or_else(|| r.expose().len(), |t| t.len()));
+        let len = member("access_token", access_len)
+            + member("token_type", self.token_type.len())
+            + member("expires_in", expires_in.len())
+            - 2
+            + refresh_len.map_or(0, |n| member("refresh_token", n))
+            + scope.map_or(0, |s| member("scope", s.len()))
             + self
-                .expires_in
-                .checked_ilog10()
-                .map_or(1, |d| d as usize + 1)
+                .id_token
+                .as_ref()
+                .map_or(0, |t| member("id_token", t.len()))
             + 1;
         let mut out = Vec::with_capacity(len);
-        for (i, (name, value)) in present().enumerate() {
-            out.extend_from_slice(if i == 0 { b"{\"" } else { b",\"" });
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            json_string(&mut out, value)?;
-            if i == 1 {
-                out.extend_from_slice(b",\"expires_in\":");
-                serde_json::to_writer(&mut out, &self.expires_in)?;
-            }
+        out.extend_from_slice(b"{\"access_token\":");
+        json_token(&mut out, access.minted(), || access.expose())?;
+        out.extend_from_slice(b",\"token_type\":");
+        json_string(&mut out, self.token_type)?;
+        out.extend_from_slice(b",\"expires_in\":");
+        out.extend_from_slice(expires_in);
+        if let Some(refresh) = refresh {
+            out.extend_from_slice(b",\"refresh_token\":");
+            json_token(&mut out, refresh.minted(), || refresh.expose())?;
+        }
+        if let Some(scope) = scope {
+            out.extend_from_slice(b",\"scope\":");
+            json_string(&mut out, scope)?;
+        }
+        if let Some(id_token) = &self.id_token {
+            out.extend_from_slice(b",\"id_token\":");
+            json_string(&mut out, id_token)?;
         }
         out.push(b'}');
         Ok(out)
+    }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        // `n % 10` is below 10, so the cast keeps it whole.
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// Writes a token as a JSON string: one grantor minted (`minted`, 43 base64url characters)
+/// is copied between quotes as it is, since nothing in it needs an escape; any other value
+/// (`exposed`: a JWT, or a token the host gave) goes through [`json_string`].
+fn json_token<'a>(
+    out: &mut Vec<u8>,
+    minted: Option<&[u8; TOKEN_LEN]>,
+    exposed: impl FnOnce() -> &'a str,
+) -> Result<(), serde_json::Error> {
+    match minted {
+        Some(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text);
+            out.push(b'"');
+            Ok(())
+        }
+        None => json_string(out, exposed()),
     }
 }
 
@@ -330,6 +373,37 @@ mod tests {
         let body = response("q\"uote", "read").to_json().unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["access_token"], "q\"uote");
+    }
+
+    /// Minted tokens are copied into the body as they are: the body reads back to exactly
+    /// the tokens minted, and fills its buffer exactly (RFC 6749 §5.1).
+    #[test]
+    fn token_response_with_minted_tokens_round_trips_rfc6749_5_1() {
+        for refresh in [true, false] {
+            let access = AccessToken::generate();
+            let refresh_token = refresh.then(RefreshToken::generate);
+            let expected_refresh = refresh_token.as_ref().map(|t| t.expose().to_owned());
+            let r = TokenResponse {
+                access_token: access.clone(),
+                token_type: "Bearer",
+                expires_in: 300,
+                refresh_token,
+                scope: ScopeSet::parse("read write").unwrap(),
+                id_token: None,
+            };
+            let body = r.to_json().unwrap();
+            assert_eq!(body.len(), body.capacity());
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(json["access_token"], access.expose());
+            assert_eq!(json["token_type"], "Bearer");
+            assert_eq!(json["expires_in"], 300);
+            assert_eq!(json["scope"], "read write");
+            match expected_refresh {
+                Some(t) => assert_eq!(json["refresh_token"], t.as_str()),
+                None => assert!(json.get("refresh_token").is_none()),
+            }
+            assert!(json.get("id_token").is_none());
+        }
     }
 
     /// Absent members are left out, not written as null (RFC 6749 §5.1).
