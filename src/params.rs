@@ -144,7 +144,10 @@ impl<'a> Params<'a> {
             .and_then(|t| t.get(range.clone()))
         {
             Some(s) => Ok(Cow::Borrowed(s)),
-            None => decode(input.get(range).unwrap_or_default()),
+            None => decode_escaped(
+                input.get(range.clone()).unwrap_or_default(),
+                text.and_then(|t| t.get(range)),
+            ),
         };
         Ok((part(name, escaped[0])?, part(value, escaped[1])?))
     }
@@ -209,11 +212,65 @@ pub(crate) struct Duplicate;
 /// Decodes one form-urlencoded component: `+` is a space and `%XY` a byte. Strict: a `%` not
 /// followed by two hex digits, or a result that is not UTF-8, is an error.
 pub(crate) fn decode(input: &[u8]) -> Result<Cow<'_, str>, ProtocolError> {
-    if !input.iter().any(|b| *b == b'%' || *b == b'+') {
+    // `skip_plain` also stops at `&` and `=`, which need no decoding: only then is the rest
+    // searched byte by byte.
+    let first = skip_plain(input, 0);
+    let rest = input.get(first..).unwrap_or_default();
+    if !rest.iter().any(|b| *b == b'%' || *b == b'+') {
         return std::str::from_utf8(input)
             .map(Cow::Borrowed)
             .map_err(|_| malformed());
     }
+    decode_escaped(input, std::str::from_utf8(input).ok())
+}
+
+/// [`decode`] for a component known to hold an escape; `text` is `input` when it is UTF-8
+/// as it stands (checked by the caller, or `None`).
+///
+/// Most escaped values decode to ASCII (URIs, scopes joined by spaces): their runs of plain
+/// bytes are copied whole from `text` and their escapes pushed as characters, so the result
+/// needs no UTF-8 check. An escape of a byte outside ASCII, or an `input` that is not UTF-8
+/// as it stands, hands the whole value over to [`decode_bytes`].
+fn decode_escaped<'a>(input: &[u8], text: Option<&str>) -> Result<Cow<'a, str>, ProtocolError> {
+    let Some(text) = text else {
+        return decode_bytes(input).map(Cow::Owned);
+    };
+    let mut out = String::with_capacity(input.len());
+    let mut i = 0;
+    loop {
+        let end = skip_plain(input, i);
+        if end > i {
+            // Runs end at an ASCII delimiter or at the end, so on char boundaries.
+            out.push_str(text.get(i..end).unwrap_or_default());
+        }
+        let (byte, len) = match input.get(end) {
+            None => return Ok(Cow::Owned(out)),
+            Some(b'+') => (b' ', 1),
+            Some(b'%') => (escape(input, end)?, 3),
+            // `&` or `=`: nothing to decode.
+            Some(&b) => (b, 1),
+        };
+        if !byte.is_ascii() {
+            return decode_bytes(input).map(Cow::Owned);
+        }
+        out.push(char::from(byte));
+        i = end + len;
+    }
+}
+
+/// The byte of the `%XY` escape at `input[at]`, or an error when `XY` is not two hex digits.
+fn escape(input: &[u8], at: usize) -> Result<u8, ProtocolError> {
+    let hi = input.get(at + 1).and_then(|b| hex(*b));
+    let lo = input.get(at + 2).and_then(|b| hex(*b));
+    match (hi, lo) {
+        (Some(h), Some(l)) => Ok(h << 4 | l),
+        _ => Err(malformed()),
+    }
+}
+
+/// [`decode`] for a value that decodes to bytes outside ASCII: decoded whole, then checked
+/// as UTF-8.
+fn decode_bytes(input: &[u8]) -> Result<String, ProtocolError> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
@@ -230,20 +287,13 @@ pub(crate) fn decode(input: &[u8]) -> Result<Cow<'_, str>, ProtocolError> {
                 i += 1;
             }
             Some(_) => {
-                let hi = input.get(i + 1).and_then(|b| hex(*b));
-                let lo = input.get(i + 2).and_then(|b| hex(*b));
-                match (hi, lo) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => return Err(malformed()),
-                }
+                out.push(escape(input, i)?);
                 i += 3;
             }
             None => {}
         }
     }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|_| malformed())
+    String::from_utf8(out).map_err(|_| malformed())
 }
 
 fn malformed() -> ProtocolError {
@@ -413,6 +463,50 @@ mod tests {
                 assert_eq!(skip_plain(&input, i + 1), 64);
             }
         }
+    }
+
+    /// `decode` against the obvious definition of RFC 6749 Appendix B's decoding (each `+` a
+    /// space, each `%XY` a byte, the result UTF-8 or an error), on every input of up to six
+    /// bytes from an alphabet that spells ASCII escapes (`%2F`), escapes of UTF-8 (`%C3%A9`),
+    /// malformed ones, and raw UTF-8 and non-UTF-8 bytes.
+    #[test]
+    fn decode_matches_the_definition_exhaustively_rfc6749_appendix_b() {
+        fn definition(input: &[u8]) -> Option<String> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < input.len() {
+                match input[i] {
+                    b'+' => out.push(b' '),
+                    b'%' => {
+                        let hex = std::str::from_utf8(input.get(i + 1..i + 3)?).ok()?;
+                        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            return None;
+                        }
+                        out.push(u8::from_str_radix(hex, 16).ok()?);
+                        i += 2;
+                    }
+                    b => out.push(b),
+                }
+                i += 1;
+            }
+            String::from_utf8(out).ok()
+        }
+        let alphabet = b"a+%2FC3A9\xc3\xa9";
+        let mut input = Vec::new();
+        let mut checked = 0;
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                input.clear();
+                for _ in 0..len {
+                    input.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let ours = decode(&input).ok().map(Cow::into_owned);
+                assert_eq!(ours, definition(&input), "{input:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1_948_717);
     }
 
     /// The one-pass parser against the obvious definition (split at `&`, then at the first
