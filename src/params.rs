@@ -154,6 +154,10 @@ impl<'a> Params<'a> {
 
     /// The value of `name`: `Ok(None)` when absent or empty (RFC 6749 §3.1), an error when
     /// the parameter is given more than once.
+    ///
+    /// Inlined, so that comparing a pair's name with the constant `name` is a comparison
+    /// of known length, not a call to `memcmp`.
+    #[inline]
     pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, Duplicate> {
         let mut found: Option<&str> = None;
         let mut seen = false;
@@ -173,6 +177,7 @@ impl<'a> Params<'a> {
 
     /// The value of `name` where the caller has already rejected its repetition (see
     /// [`first_duplicate`](Self::first_duplicate)): `None` when absent or empty.
+    #[inline]
     pub(crate) fn value(&self, name: &str) -> Option<&str> {
         self.get(name).ok().flatten()
     }

@@ -30,9 +30,11 @@ impl ChallengeMethod {
 /// `43*128unreserved` (RFC 7636 §4.1 for the verifier, §4.2 for the challenge), with
 /// unreserved = `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
 fn is_pkce_string(s: &str) -> bool {
+    // No early exit and no short-circuit, so that the compiler tests many bytes at a time.
     (43..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && s.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'.') | (b == b'_') | (b == b'~'))
+        })
 }
 
 /// A validated code challenge and its method, bound to an authorization code.
@@ -188,6 +190,26 @@ mod tests {
         assert!(check_verifier_syntax(&"A".repeat(42)).is_err());
         assert!(check_verifier_syntax(&"A".repeat(129)).is_err());
         assert!(check_verifier_syntax(&format!("{}+", "A".repeat(43))).is_err());
+    }
+
+    /// Every character, at the start, middle and end of a 43-character verifier, is accepted
+    /// exactly when it is `unreserved` (RFC 7636 §4.1: ALPHA / DIGIT / "-" / "." / "_" / "~").
+    #[test]
+    fn verifier_alphabet_is_exactly_unreserved_rfc7636_4_1() {
+        for c in (0u32..0x80).filter_map(char::from_u32).chain(['é', '€']) {
+            let unreserved = c.is_ascii_alphanumeric() || "-._~".contains(c);
+            for at in [0, 21, 42] {
+                let mut v: Vec<char> = "A".repeat(43).chars().collect();
+                v[at] = c;
+                let v: String = v.into_iter().collect();
+                // A two- or three-byte character makes the string longer, still within 128.
+                assert_eq!(
+                    check_verifier_syntax(&v).is_ok(),
+                    unreserved,
+                    "{c:?} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
