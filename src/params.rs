@@ -552,4 +552,33 @@ mod tests {
         assert_eq!(s, "+%25%26%2B%C2%A3%E2%82%AC%0D%0A");
         assert_eq!(decode(s.as_bytes()).unwrap(), " %&+£€\r\n");
     }
+
+    /// Whether a value takes the copy-whole path or the escaping loop, every character is
+    /// encoded as the `UNRESERVED` table says (RFC 6749 Appendix B), and decodes back.
+    #[test]
+    fn encode_matches_the_unreserved_table_for_every_character_rfc6749_appendix_b() {
+        fn definition(value: &str) -> String {
+            let mut out = String::new();
+            for &b in value.as_bytes() {
+                match b {
+                    b' ' => out.push('+'),
+                    b if UNRESERVED[usize::from(b)] => out.push(char::from(b)),
+                    b => out.push_str(&format!("%{b:02X}")),
+                }
+            }
+            out
+        }
+        for c in (0u32..0x80).filter_map(char::from_u32).chain(['é', '€']) {
+            for value in [
+                c.to_string(),
+                format!("code-{c}-43"),
+                "state_1.2~*".to_owned(),
+            ] {
+                let mut ours = String::new();
+                encode_into(&mut ours, &value);
+                assert_eq!(ours, definition(&value), "{value:?}");
+                assert_eq!(decode(ours.as_bytes()).unwrap(), value);
+            }
+        }
+    }
 }
