@@ -159,6 +159,12 @@ macro_rules! secret_type {
                 $name(random_token_bytes())
             }
 
+            /// The value's length in bytes (without reading it as text).
+            #[allow(dead_code)]
+            pub(crate) fn len(&self) -> usize {
+                self.0.as_bytes().len()
+            }
+
             /// The characters of a value minted by [`generate`](Self::generate) (base64url,
             /// so plain ASCII that no JSON or URL syntax needs to escape); `None` for a value
             /// given from outside.

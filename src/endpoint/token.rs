@@ -57,15 +57,11 @@ impl TokenResponse {
         // Each member is `,"name":` and its value (`{` for the first comma); a string value
         // adds its two quotes, so `expires_in` takes two bytes less.
         let member = |name: &str, value: usize| name.len() + value + 6;
-        let access_len = access
-            .minted()
-            .map_or_else(|| access.expose().len(), |t| t.len());
-        let refresh_len = refresh.map(|r| r.minted().map_or_else(|| r.expose().len(), |t| t.len()));
-        let len = member("access_token", access_len)
+        let len = member("access_token", access.len())
             + member("token_type", self.token_type.len())
             + member("expires_in", expires_in.len())
             - 2
-            + refresh_len.map_or(0, |n| member("refresh_token", n))
+            + refresh.map_or(0, |r| member("refresh_token", r.len()))
             + scope.map_or(0, |s| member("scope", s.len()))
             + self
                 .id_token
