@@ -321,7 +321,10 @@ fn shrink<K: std::hash::Hash + Eq, V>(map: &mut Map<K, V>) {
 /// Entries are spread over 16 shards, each behind its own mutex, held only for a map
 /// operation and never across an `.await`. Each shard is swept of expired entries at most
 /// every 30 seconds of the server's clock, on writes, and its tables shrink when mostly
-/// empty, so memory stays bounded by what is live.
+/// empty, so memory stays bounded by what is live. Codes and tokens are packed into
+/// 16 KiB chunks rather than allocated one by one: a chunk is freed with its last entry,
+/// and a sweep moves what is left in mostly empty chunks, so the chunks follow what is live
+/// too.
 #[derive(Clone, Default)]
 pub struct MemoryGrantStore {
     shards: Arc<[Mutex<Shard>; SHARDS]>,
