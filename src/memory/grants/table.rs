@@ -3,15 +3,15 @@
 //!
 //! Blocks used to be one heap allocation each. Every stored code and token then took
 //! malloc's slow path (nothing of its size had been freed to reuse), and every expired one a
-//! `free` at the sweep: about a tenth of a flow's time between the two. A block is now
-//! appended to the table's current chunk, whose end is in cache from the previous append,
-//! and a chunk is freed in one call once the last block in it has been removed
-//! (BENCHMARKS.md, "Thirteenth session").
+//! `free` at the sweep: about 7 % of a flow's profile samples between the two. A block is
+//! now appended to the chunk its thread's lane has open, whose end is in cache from the
+//! previous append, and a chunk is freed in one call once the last block in it has been
+//! removed (BENCHMARKS.md, "Thirteenth session").
 //!
 //! Entries of one table have similar lifetimes, so a chunk's blocks tend to expire together.
 //! When they do not (a refresh token kept until its family expires, among tokens that have
-//! expired), a sweep moves the few live blocks of a mostly empty chunk to the current one,
-//! so that memory follows what is live ([`Blocks::sparse`]).
+//! expired), a sweep moves the few live blocks of a mostly empty chunk to an open one, so
+//! that memory follows what is live ([`Blocks::sparse`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -111,7 +111,7 @@ pub(super) struct Slot {
 }
 
 /// Where a block is: its chunk, and its range in that chunk.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy)]
 struct Loc {
     chunk: u32,
     start: u32,
