@@ -377,10 +377,10 @@ impl Table {
             }
             keep
         });
-        if (0..blocks.chunks.len() as u32).any(|n| blocks.sparse(n)) {
-            let sparse: Vec<bool> = (0..blocks.chunks.len() as u32)
-                .map(|n| blocks.sparse(n))
-                .collect();
+        let sparse: Vec<bool> = (0..blocks.chunks.len() as u32)
+            .map(|n| blocks.sparse(n))
+            .collect();
+        if sparse.contains(&true) {
             let mut buffer = Vec::new();
             for slot in self.slots.values_mut() {
                 if sparse.get(slot.at.chunk as usize) == Some(&true) {
