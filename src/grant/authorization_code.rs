@@ -145,7 +145,7 @@ impl AuthorizationServer {
                     &grant.user,
                     &grant.scope,
                     grant.nonce.as_deref(),
-                    access_token.expose(),
+                    &access_token,
                     now,
                 )
                 .await?;

@@ -103,14 +103,7 @@ impl AuthorizationServer {
         let rest = async {
             // OIDC Core §12.2: same iss, sub, aud and auth_time; a new iat; no nonce.
             let id_token = self
-                .mint_id_token(
-                    client,
-                    &record.user,
-                    &scope,
-                    None,
-                    access_token.expose(),
-                    now,
-                )
+                .mint_id_token(client, &record.user, &scope, None, &access_token, now)
                 .await?;
             // The successor keeps the original scope, client and user: moved, not copied.
             let successor_record = self.refresh_record(

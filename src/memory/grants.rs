@@ -35,8 +35,8 @@ fn fixed_fields<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
 }
 
 /// Reads back what [`Table::insert`] wrote after the digest: fixed fields in order, then
-/// strings. A block is only ever read as it was written; a short one reads as zeros and empty
-/// strings, never a panic.
+/// [`strings`](Self::strings). A block is only ever read as it was written; a short one reads
+/// as zeros and empty strings, never a panic.
 struct Fields<'a>(&'a [u8]);
 
 impl<'a> Fields<'a> {
@@ -59,12 +59,42 @@ impl<'a> Fields<'a> {
         GrantId::from_bytes(self.bytes())
     }
 
+    /// The strings after the fixed fields: their count, their lengths, then their bytes,
+    /// checked as UTF-8 once for all of them.
+    fn strings(mut self) -> Strings<'a> {
+        let count = u32::from_le_bytes(self.bytes()) as usize;
+        let (lengths, text) = self
+            .0
+            .split_at_checked(count.saturating_mul(4))
+            .unwrap_or((&[], &[]));
+        Strings {
+            lengths,
+            // What insert wrote was strings.
+            text: std::str::from_utf8(text).unwrap_or_default(),
+        }
+    }
+}
+
+/// The strings of a block, in the order written (see [`Fields::strings`]).
+struct Strings<'a> {
+    lengths: &'a [u8],
+    text: &'a str,
+}
+
+impl<'a> Strings<'a> {
     fn next(&mut self) -> &'a str {
-        let len = u32::from_le_bytes(self.bytes()) as usize;
-        let (value, rest) = self.0.split_at_checked(len).unwrap_or((self.0, &[]));
-        self.0 = rest;
-        // What pack wrote was a str.
-        std::str::from_utf8(value).unwrap_or_default()
+        let Some((length, rest)) = self.lengths.split_first_chunk::<4>() else {
+            return "";
+        };
+        self.lengths = rest;
+        // Each string ends where the next begins, so on a char boundary; `split_at_checked`
+        // keeps that from being an assumption.
+        let (value, rest) = self
+            .text
+            .split_at_checked(u32::from_le_bytes(*length) as usize)
+            .unwrap_or((self.text, ""));
+        self.text = rest;
+        value
     }
 
     /// The end of an [`EndUser`] packed by [`user_tail`]: its `acr` (when `has_acr`), then
@@ -72,7 +102,7 @@ impl<'a> Fields<'a> {
     fn user(mut self, subject: String, auth_time: u64, has_acr: bool) -> EndUser {
         let acr = has_acr.then(|| self.next().to_owned());
         let mut amr = Vec::new();
-        while !self.0.is_empty() {
+        while !self.lengths.is_empty() {
             amr.push(self.next().to_owned());
         }
         EndUser {
@@ -85,7 +115,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The end of a packed [`EndUser`]: its `acr` when it has one, then every `amr` value (read
-/// back by [`Fields::user`]).
+/// back by [`Strings::user`]).
 fn user_tail(user: &EndUser) -> impl Iterator<Item = &str> + Clone {
     user.acr
         .as_deref()
@@ -150,6 +180,7 @@ mod codes {
         let auth_time = f.u64();
         let flags = f.flag();
         let redeemed = f.flag() != 0;
+        let mut f = f.strings();
         let client_id = f.next().into();
         let redirect_uri = f.next().into();
         let scope = ScopeSet::from_wire(f.next());
@@ -201,6 +232,7 @@ mod access {
         let grant_id = f.grant_id();
         let issued_at = f.u64();
         let has_subject = f.flag() != 0;
+        let mut f = f.strings();
         AccessTokenRecord {
             grant_id,
             client_id: f.next().into(),
@@ -261,6 +293,7 @@ mod refresh {
         let auth_time = f.u64();
         let has_acr = f.flag() != 0;
         let rotated = f.flag() != 0;
+        let mut f = f.strings();
         let client_id = f.next();
         let scope = ScopeSet::from_wire(f.next());
         let subject = f.next().to_owned();

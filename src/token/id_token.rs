@@ -7,6 +7,7 @@ use crate::claims::filter_claims;
 use crate::client::Client;
 use crate::error::ProtocolError;
 use crate::scope::ScopeSet;
+use crate::secret::AccessToken;
 use crate::server::AuthorizationServer;
 use crate::store::EndUser;
 use crate::token::jwt::{left_half_hash, sign};
@@ -70,7 +71,7 @@ impl AuthorizationServer {
         user: &EndUser,
         scope: &ScopeSet,
         nonce: Option<&str>,
-        access_token: &str,
+        access_token: &AccessToken,
         now: u64,
     ) -> Result<Option<String>, ProtocolError> {
         if !scope.contains("openid") {
@@ -101,7 +102,7 @@ impl AuthorizationServer {
             iat: now,
             auth_time: user.auth_time,
             nonce,
-            at_hash: Some(left_half_hash(alg, access_token)),
+            at_hash: Some(left_half_hash(alg, access_token.expose())),
             acr: user.acr.as_deref(),
             amr: &user.amr,
             claims,
