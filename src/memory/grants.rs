@@ -98,7 +98,7 @@ impl<'a> Strings<'a> {
     }
 
     /// The end of an [`EndUser`] packed by [`user_tail`]: its `acr` (when `has_acr`), then
-    /// every `amr` value to the end of the block.
+    /// every string left as an `amr` value.
     fn user(mut self, subject: String, auth_time: u64, has_acr: bool) -> EndUser {
         let acr = has_acr.then(|| self.next().to_owned());
         let mut amr = Vec::new();
