@@ -14,7 +14,9 @@
 //! The same is then done for oxide-auth's flow (SHA-256 policy), for comparison: an endpoint
 //! filled with as many outstanding codes and issued token pairs, against a fresh one per
 //! round. oxide-auth's maps only grow while they are timed (it has no purge), by 4,096 flows
-//! per round.
+//! per round. `GRANTOR_BENCH_NO_OXIDE=1` leaves oxide-auth out (its prefill takes most of the
+//! run), and `GRANTOR_BENCH_VERBOSE=1` prints each round's times and ratio to stderr, to see
+//! how far the rounds spread around their median.
 
 mod common;
 
@@ -138,7 +140,9 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok())
     {
         paired(&empty, &full, rounds);
-        paired_oxide(n, rounds);
+        if std::env::var_os("GRANTOR_BENCH_NO_OXIDE").is_none() {
+            paired_oxide(n, rounds);
+        }
         return;
     }
 
@@ -208,6 +212,10 @@ fn paired_rounds(what: &str, rounds: usize, mut round: impl FnMut() -> (f64, f64
         2,
         || {
             let (e, f) = round();
+            if std::env::var_os("GRANTOR_BENCH_VERBOSE").is_some() {
+                let (e, f, ratio) = (per_flow(e), per_flow(f), f / e);
+                eprintln!("{what} round: empty {e:.2} us, full {f:.2} us, {ratio:.3}x");
+            }
             [per_flow(e), per_flow(f), f / e]
         },
     );

@@ -754,15 +754,16 @@ mod tests {
         }
     }
 
-    /// `digest` with byte `at` of its second half changed: the same table key, another token.
+    /// `digest` with byte `at` (12 or later: past the slot's key) changed: the same table
+    /// key, another token.
     fn same_key(digest: &TokenDigest, at: usize) -> TokenDigest {
         let mut bytes = *digest.as_bytes();
         bytes[at] ^= 1;
         TokenDigest::from_bytes(bytes)
     }
 
-    /// The tables are keyed by the first half of a digest; a token whose digest shares that
-    /// half but not the second is another token, found nowhere and revoking nothing.
+    /// The tables are keyed by the first 12 bytes of a digest; a token whose digest shares
+    /// those but not the rest is another token, found nowhere and revoking nothing.
     #[tokio::test]
     async fn lookups_match_all_256_bits_of_the_digest() {
         let store = MemoryGrantStore::new();
@@ -794,8 +795,8 @@ mod tests {
             .await
             .unwrap();
 
-        // The first and the last byte of the second half: each word of the comparison.
-        for at in [16, 31] {
+        // The first byte after the key and the last byte: each end of the block's part.
+        for at in [12, 31] {
             let redeemed = store.redeem_code(&same_key(&code, at), 20).await.unwrap();
             assert!(matches!(redeemed, CodeRedemption::NotFound), "byte {at}");
             let access_record = store

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use subtle::ConstantTimeEq as _;
 
-use crate::memory::DigestMap as Map;
 use crate::secret::TokenDigest;
 
 /// The size of a chunk: room for about a hundred blocks, so that a new chunk is allocated
@@ -41,81 +40,236 @@ fn lane() -> usize {
     LANE.with(|lane| *lane)
 }
 
-/// The first half of a code's or token's digest: the key of its table. The second half is
-/// the first thing in the entry's block, and a lookup matches only when both halves do
-/// ([`holds`]), so all 256 bits are compared, in constant time like every digest.
+/// The first 12 bytes of a code's or token's digest, as three words: the key of its slot.
+/// The other 20 bytes are the first thing in the entry's block, and a lookup matches only
+/// when all 32 bytes do ([`holds`]), compared in constant time like every digest. Two
+/// digests that share their key are two entries, each found by its own digest.
 ///
-/// With a 16-byte key and the rest of the entry in its block, a table slot is 40 bytes (the
-/// key, the time the entry may be swept at, and where its block is), where it was 96 to 104
-/// with the whole digest and the fixed fields inline: less memory per entry, and fewer cache
-/// lines per insert into a table far larger than the cache (BENCHMARKS.md, "A million
-/// grants").
-///
-/// Two digests that share their first 16 bytes (a chance of 2^-128 for any pair) would share
-/// a slot: the later insert replaces the earlier entry, whose token then reads as not found,
-/// like an expired one. A lookup never returns another token's record.
-#[derive(Clone, Copy, Eq)]
-pub(super) struct Key([u8; 16]);
+/// With a 12-byte key and the rest of the entry in its block, a slot is 32 bytes (the key,
+/// the time the entry may be swept at, and where its block is), where it was 96 to 104 with
+/// the whole digest and the fixed fields inline: less memory per entry, and fewer cache lines
+/// per insert into a table far larger than the cache (BENCHMARKS.md, "A million grants").
+type Key = [u32; 3];
 
-impl Key {
-    fn of(digest: &TokenDigest) -> Key {
-        let mut key = [0; 16];
-        key.copy_from_slice(&digest.as_bytes()[..16]);
-        Key(key)
-    }
-
-    fn words(&self) -> [u64; 2] {
-        let mut low = [0; 8];
-        let mut high = [0; 8];
-        low.copy_from_slice(&self.0[..8]);
-        high.copy_from_slice(&self.0[8..]);
-        [u64::from_le_bytes(low), u64::from_le_bytes(high)]
-    }
+/// The key of `digest`'s slot.
+fn key_of(digest: &TokenDigest) -> Key {
+    let b = digest.as_bytes();
+    let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    [word(0), word(4), word(8)]
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.words().ct_eq(&other.words()).into()
-    }
-}
+/// How many bytes of a digest its slot holds; its block starts with the rest.
+const KEY_LEN: usize = 12;
 
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // The bytes of a digest are uniform: the map's prehashed hasher takes the first eight.
-        state.write(&self.0)
-    }
-}
-
-/// The second half of a digest, as stored at the start of a block.
+/// The part of a digest stored at the start of its block.
 fn tail(digest: &TokenDigest) -> &[u8] {
-    &digest.as_bytes()[16..]
+    &digest.as_bytes()[KEY_LEN..]
 }
 
-/// Whether `block` is the one `digest` names (its key already matched the first half).
-fn holds(block: &[u8], digest: &TokenDigest) -> bool {
-    let stored = Key(block
-        .get(..16)
-        .and_then(|b| b.try_into().ok())
-        .unwrap_or([0; 16]));
-    let mut presented = [0; 16];
-    presented.copy_from_slice(tail(digest));
-    stored == Key(presented)
+/// Whether the entry in `slot`, whose block is `block`, is the one `digest` names: all 32
+/// bytes of the digest, compared in constant time.
+fn holds(slot: &Slot, block: &[u8], digest: &TokenDigest) -> bool {
+    let mut stored = [0u8; 32];
+    for (to, word) in stored.chunks_exact_mut(4).zip(slot.key) {
+        to.copy_from_slice(&word.to_le_bytes());
+    }
+    if let Some(rest) = block.get(..32 - KEY_LEN) {
+        stored[KEY_LEN..].copy_from_slice(rest);
+    }
+    words(&stored).ct_eq(&words(digest.as_bytes())).into()
 }
 
-/// A table's value: when the entry may be swept (inline, so that a sweep reads no block),
-/// and where its block is.
-#[derive(Clone, Copy)]
+/// 32 bytes as four words, to compare a word at a time.
+fn words(bytes: &[u8; 32]) -> [u64; 4] {
+    let mut words = [0u64; 4];
+    for (word, from) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(from);
+        *word = u64::from_le_bytes(b);
+    }
+    words
+}
+
+/// Where the probe for `key` starts in a table of `mask + 1` slots. The digest's first byte
+/// chose the shard, so the index comes from the two words after the first (uniform bits:
+/// digests are SHA-256 outputs, and only grantor chooses what is stored).
+fn home(key: &Key, mask: usize) -> usize {
+    ((u64::from(key[2]) << 32 | u64::from(key[1])) as usize) & mask
+}
+
+/// A table slot: the entry's key, when it may be swept (inline, so that a sweep reads no
+/// block), and where its block is. A slot whose block is empty is free: every block holds
+/// at least the digest's tail. Aligned to 32 bytes, so that a slot never spans two cache
+/// lines.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
 pub(super) struct Slot {
     until: u64,
+    key: Key,
     at: Loc,
 }
 
+impl Slot {
+    fn is_free(&self) -> bool {
+        self.at.len == 0
+    }
+}
+
 /// Where a block is: its chunk, and its range in that chunk.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Loc {
     chunk: u32,
     start: u32,
     len: u32,
+}
+
+/// The slots of a table: open addressing with linear probing, in one array.
+///
+/// This replaced a `HashMap` (hashbrown), which keeps a byte of control data per slot in an
+/// array of its own. Each insert into a table far larger than the cache then missed it
+/// twice, one miss after the other: reading the control bytes to find a free slot, then
+/// writing the slot. Here a slot says itself whether it is free, so an insert reads and
+/// writes one cache line. The table is kept at most half full, so that a probe meets a free
+/// slot within a few slots (2.5 on average when half full), and a removal moves the entries
+/// after it back into the gap rather than leaving a tombstone.
+#[derive(Default)]
+struct Slots {
+    /// A power of two in number, or none before the first insert.
+    slots: Vec<Slot>,
+    /// How many slots are in use.
+    len: usize,
+}
+
+/// The fewest slots a table has once it holds anything.
+const MIN_SLOTS: usize = 16;
+
+impl Slots {
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The index of the slot holding the entry with `key` for which `is` holds, if any.
+    fn find(&self, key: &Key, mut is: impl FnMut(&Slot) -> bool) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = home(key, mask);
+        // Bounded, though the table is never full: a free slot ends every probe.
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get(i)?;
+            if slot.is_free() {
+                return None;
+            }
+            if slot.key == *key && is(slot) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    /// Puts `new` in place of the entry with its key for which `is` holds, and returns that
+    /// entry; otherwise puts it in the first free slot from its home.
+    fn insert(&mut self, new: Slot, mut is: impl FnMut(&Slot) -> bool) -> Option<Slot> {
+        if new.is_free() {
+            return None;
+        }
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.resize((2 * self.slots.len()).max(MIN_SLOTS));
+        }
+        let mask = self.mask();
+        let mut i = home(&new.key, mask);
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get_mut(i)?;
+            if slot.is_free() {
+                *slot = new;
+                self.len += 1;
+                return None;
+            }
+            if slot.key == new.key && is(slot) {
+                return Some(std::mem::replace(slot, new));
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    /// Empties slot `i` and returns what it held. The entries after it in its run move back
+    /// into the gap when their probe passes it, so that every entry stays reachable from its
+    /// home, without tombstones.
+    fn remove_at(&mut self, i: usize) -> Option<Slot> {
+        let removed = *self.slots.get(i).filter(|s| !s.is_free())?;
+        let mask = self.mask();
+        let mut gap = i;
+        let mut j = i;
+        for _ in 0..self.slots.len() {
+            j = (j + 1) & mask;
+            let Some(&next) = self.slots.get(j).filter(|s| !s.is_free()) else {
+                break;
+            };
+            // The gap is on `next`'s probe when `next` is at least as far from its home as
+            // from the gap.
+            if j.wrapping_sub(home(&next.key, mask)) & mask >= j.wrapping_sub(gap) & mask {
+                if let Some(to) = self.slots.get_mut(gap) {
+                    *to = next;
+                }
+                gap = j;
+            }
+        }
+        if let Some(to) = self.slots.get_mut(gap) {
+            *to = Slot::default();
+        }
+        self.len -= 1;
+        Some(removed)
+    }
+
+    /// Removes every entry for which `keep` is false.
+    fn retain(&mut self, mut keep: impl FnMut(&Slot) -> bool) {
+        let mut i = 0;
+        while i < self.slots.len() {
+            match self.slots.get(i) {
+                // A removal may move a later entry into slot `i`: look at it again. One moved
+                // there from the start of the table, where a run wrapped around, has been
+                // kept already, and is kept again.
+                Some(slot) if !slot.is_free() && !keep(slot) => {
+                    self.remove_at(i);
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Moves every entry into `slots` new slots (a power of two, at least twice the entries).
+    fn resize(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
+        let mask = self.mask();
+        for slot in old.into_iter().filter(|s| !s.is_free()) {
+            let mut i = home(&slot.key, mask);
+            while self.slots.get(i).is_some_and(|s| !s.is_free()) {
+                i = (i + 1) & mask;
+            }
+            if let Some(to) = self.slots.get_mut(i) {
+                *to = slot;
+            }
+        }
+    }
+
+    /// Gives back most of the memory once the table is less than a quarter full (after a
+    /// burst has expired), keeping room for twice what is left, as [`shrink`](super::shrink)
+    /// does for the store's other maps.
+    fn shrink(&mut self) {
+        if self.capacity() > 1024 && self.len < self.capacity() / 4 {
+            self.resize((4 * self.len).next_power_of_two().max(MIN_SLOTS));
+        }
+    }
+
+    /// How many entries fit before the table grows.
+    fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+
+    /// The slots in use.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.slots.iter_mut().filter(|s| !s.is_free())
+    }
 }
 
 /// A chunk of blocks: its bytes, and how many of its blocks (and bytes) are still live.
@@ -303,13 +457,13 @@ impl EntryMut<'_> {
 /// One kind of entry in one shard (see the module's doc).
 #[derive(Default)]
 pub(super) struct Table {
-    slots: Map<Key, Slot>,
+    slots: Slots,
     blocks: Blocks,
 }
 
 impl Table {
     /// Stores an entry under `digest`, to be swept after `until`: its block is the digest's
-    /// second half, then the `N` bytes of fixed fields, then the number of strings and each
+    /// last 20 bytes, then the `N` bytes of fixed fields, then the number of strings and each
     /// one's length (little-endian `u32`s), then the strings' UTF-8 bytes one after another,
     /// so that a reader checks them as UTF-8 once, not once each.
     pub(super) fn insert<'s, const N: usize>(
@@ -322,7 +476,7 @@ impl Table {
         let (count, bytes) = strings
             .clone()
             .fold((0, 0), |(count, bytes), s| (count + 1, bytes + s.len()));
-        let len = 16 + N + 4 + 4 * count + bytes;
+        let len = 32 - KEY_LEN + N + 4 + 4 * count + bytes;
         let at = self.blocks.push(len, |block| {
             block.extend_from_slice(tail(digest));
             block.extend_from_slice(&fixed);
@@ -341,49 +495,66 @@ impl Table {
                 block.extend_from_slice(s.as_bytes());
             });
         });
-        if let Some(replaced) = self.slots.insert(Key::of(digest), Slot { until, at }) {
+        let new = Slot {
+            until,
+            key: key_of(digest),
+            at,
+        };
+        let blocks = &self.blocks;
+        if let Some(replaced) = self
+            .slots
+            .insert(new, |s| holds(s, blocks.get(s.at), digest))
+        {
             self.blocks.release(replaced.at);
         }
     }
 
+    /// The index of the slot holding `digest`'s entry, if there is one.
+    fn find(&self, digest: &TokenDigest) -> Option<usize> {
+        let blocks = &self.blocks;
+        self.slots
+            .find(&key_of(digest), |s| holds(s, blocks.get(s.at), digest))
+    }
+
     /// The entry `digest` names, if there is one.
     pub(super) fn get(&self, digest: &TokenDigest) -> Option<Entry<'_>> {
-        let slot = self.slots.get(&Key::of(digest))?;
-        let block = self.blocks.get(slot.at);
-        holds(block, digest).then(|| Entry {
+        let slot = self.slots.slots.get(self.find(digest)?)?;
+        Some(Entry {
             until: slot.until,
-            block: block.get(16..).unwrap_or_default(),
+            block: self
+                .blocks
+                .get(slot.at)
+                .get(32 - KEY_LEN..)
+                .unwrap_or_default(),
         })
     }
 
     /// The entry `digest` names, to change in place.
     pub(super) fn get_mut(&mut self, digest: &TokenDigest) -> Option<EntryMut<'_>> {
-        let slot = self.slots.get_mut(&Key::of(digest))?;
-        let block = self.blocks.get_mut(slot.at);
-        if !holds(block, digest) {
-            return None;
-        }
+        let i = self.find(digest)?;
+        let slot = self.slots.slots.get_mut(i)?;
         Some(EntryMut {
             until: &mut slot.until,
-            block: block.get_mut(16..).unwrap_or_default(),
+            block: self
+                .blocks
+                .get_mut(slot.at)
+                .get_mut(32 - KEY_LEN..)
+                .unwrap_or_default(),
         })
     }
 
     /// Removes the entry `digest` names, if there is one.
     pub(super) fn remove(&mut self, digest: &TokenDigest) {
-        if self.get(digest).is_some() {
-            if let Some(slot) = self.slots.remove(&Key::of(digest)) {
-                self.blocks.release(slot.at);
-            }
+        if let Some(slot) = self.find(digest).and_then(|i| self.slots.remove_at(i)) {
+            self.blocks.release(slot.at);
         }
     }
 
     /// Removes every entry whose `until` is before `now`, then moves the live blocks out of
-    /// mostly empty chunks, and shrinks the table if it is mostly empty (see
-    /// [`shrink`](super::shrink)).
+    /// mostly empty chunks, and shrinks the table if it is mostly empty.
     pub(super) fn sweep(&mut self, now: u64) {
         let blocks = &mut self.blocks;
-        self.slots.retain(|_, slot| {
+        self.slots.retain(|slot| {
             let keep = slot.until >= now;
             if !keep {
                 blocks.release(slot.at);
@@ -395,18 +566,18 @@ impl Table {
             .collect();
         if sparse.contains(&true) {
             let mut buffer = Vec::new();
-            for slot in self.slots.values_mut() {
+            for slot in self.slots.iter_mut() {
                 if sparse.get(slot.at.chunk as usize) == Some(&true) {
                     slot.at = blocks.relocate(slot.at, &mut buffer);
                 }
             }
         }
-        super::shrink(&mut self.slots);
+        self.slots.shrink();
     }
 
     /// The number of entries.
     pub(super) fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len
     }
 
     /// How many entries the table can hold without growing.
@@ -419,10 +590,121 @@ impl Table {
 mod tests {
     use super::*;
 
-    /// What BENCHMARKS.md's memory figures rest on: a table slot (key and value) is 40 bytes.
+    /// What BENCHMARKS.md's memory figures rest on: a table slot is 32 bytes, aligned so
+    /// that it never spans two cache lines.
     #[test]
-    fn a_table_slot_is_40_bytes() {
-        assert_eq!(std::mem::size_of::<(Key, Slot)>(), 40);
+    fn a_table_slot_is_32_bytes_on_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::align_of::<Slot>(), 32);
+    }
+
+    /// A slot for the model test: `id` (in `at.chunk`) tells entries apart, the key only
+    /// places them.
+    fn slot(key: Key, id: u32, until: u64) -> Slot {
+        Slot {
+            until,
+            key,
+            at: Loc {
+                chunk: id,
+                start: 0,
+                len: 1,
+            },
+        }
+    }
+
+    /// Linear probing with backward-shift removal, checked against a map through random
+    /// inserts, replacements, removals, sweeps and shrinks. Keys are drawn from a few values,
+    /// several homes sit at the end of the table so that runs wrap around to its start, and
+    /// several entries share a key: every entry is found, by its own identity, after every
+    /// step.
+    #[test]
+    fn slots_match_a_model_through_inserts_removals_and_sweeps() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut slots = Slots::default();
+        let mut model: std::collections::HashMap<u32, (Key, u64)> = Default::default();
+        let mut next_id = 0u32;
+        for step in 0..20_000 {
+            match next(100) {
+                0..=54 => {
+                    // The low bits of the second word place the entry: near the top of any
+                    // table, or anywhere.
+                    let low = if next(2) == 0 {
+                        u32::MAX - next(4) as u32
+                    } else {
+                        next(64) as u32
+                    };
+                    let key = [0, low, next(3) as u32];
+                    let until = next(1_000);
+                    let id = next_id;
+                    next_id += 1;
+                    let replaced = slots.insert(slot(key, id, until), |s| s.at.chunk == id);
+                    assert!(replaced.is_none(), "step {step}");
+                    model.insert(id, (key, until));
+                }
+                55..=64 if !model.is_empty() => {
+                    let id = *model.keys().nth(next(model.len() as u64) as usize).unwrap();
+                    let (key, _) = model[&id];
+                    let until = next(1_000);
+                    let replaced = slots.insert(slot(key, id, until), |s| s.at.chunk == id);
+                    assert_eq!(replaced.map(|s| s.at.chunk), Some(id), "step {step}");
+                    model.insert(id, (key, until));
+                }
+                65..=94 if !model.is_empty() => {
+                    let id = *model.keys().nth(next(model.len() as u64) as usize).unwrap();
+                    let (key, _) = model.remove(&id).unwrap();
+                    let i = slots.find(&key, |s| s.at.chunk == id).unwrap();
+                    assert_eq!(slots.remove_at(i).map(|s| s.at.chunk), Some(id));
+                }
+                95..=97 => {
+                    let now = next(1_000);
+                    let mut dropped = 0;
+                    slots.retain(|s| {
+                        dropped += usize::from(s.until < now);
+                        s.until >= now
+                    });
+                    let before = model.len();
+                    model.retain(|_, (_, until)| *until >= now);
+                    assert_eq!(dropped, before - model.len(), "step {step}");
+                }
+                _ => slots.shrink(),
+            }
+            assert_eq!(slots.len, model.len(), "step {step}");
+            assert!(2 * slots.len <= slots.slots.len().max(1), "step {step}");
+            if step % 97 == 0 || model.len() < 40 {
+                for (&id, &(key, until)) in &model {
+                    let i = slots.find(&key, |s| s.at.chunk == id);
+                    let found = i.and_then(|i| slots.slots.get(i));
+                    assert_eq!(found.map(|s| s.until), Some(until), "step {step}, id {id}");
+                }
+            }
+        }
+        assert!(next_id > 5_000, "the test inserted {next_id} entries");
+    }
+
+    /// Two digests that share the 12 bytes of a key are two entries, each found by its own
+    /// digest, and removing one leaves the other.
+    #[test]
+    fn digests_sharing_a_key_are_two_entries() {
+        let mut table = Table::default();
+        let a = digest(1);
+        let mut bytes = *a.as_bytes();
+        bytes[KEY_LEN] ^= 1;
+        let b = TokenDigest::from_bytes(bytes);
+        assert_eq!(key_of(&a), key_of(&b));
+        table.insert(&a, 10, [1u8], std::iter::empty());
+        table.insert(&b, 20, [2u8], std::iter::empty());
+        assert_eq!(table.len(), 2);
+        assert_eq!(value(&table, 1).map(|v| v.0), Some(10));
+        assert_eq!(table.get(&b).map(|e| e.until), Some(20));
+        table.remove(&a);
+        assert!(table.get(&a).is_none());
+        assert_eq!(table.get(&b).map(|e| (e.until, e.block[0])), Some((20, 2)));
     }
 
     fn digest(i: u32) -> TokenDigest {
