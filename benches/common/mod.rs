@@ -197,9 +197,10 @@ impl Bench {
     /// Forgets everything the benches stored at `T0` (and nothing stored at a later clock),
     /// then puts the clock back at `T0`. Run between samples, outside the timed section.
     ///
-    /// The purge leaves tombstones in the store's hash tables, and the first inserts after it
-    /// rehash each table in place (milliseconds with a million entries): a few hundred flows
-    /// here pay for that before the timed section starts.
+    /// The purge scans every table (milliseconds with a million entries) and leaves the
+    /// caches holding the scan, not the flow's working set: a few hundred flows here refill
+    /// them before the timed section starts, as they once paid for the rehash that followed a
+    /// purge of tables with tombstones.
     pub fn reset(&self) {
         self.grants.purge_expired(PURGE_AT);
         self.clock.set(T0);
