@@ -45,6 +45,10 @@ fn lane() -> usize {
 /// when all 32 bytes do ([`holds`]), compared in constant time like every digest. Two
 /// digests that share their key are two entries, each found by its own digest.
 ///
+/// A probe compares keys with `==`, as hashbrown compared its control tags: how long a
+/// lookup takes can only tell whether a stored digest starts like the SHA-256 of a value
+/// the caller chose, which says nothing about any stored token.
+///
 /// With a 12-byte key and the rest of the entry in its block, a slot is 32 bytes (the key,
 /// the time the entry may be swept at, and where its block is), half a cache line. It was
 /// 40 bytes plus a control byte in a `HashMap` with a 16-byte key, and 96 to 104 with the
@@ -613,7 +617,7 @@ mod tests {
         }
     }
 
-    /// Linear probing with backward-shift removal, checked against a map through random
+    /// Linear probing with backward-shift removal, checked against a map through pseudo-random
     /// inserts, replacements, removals, sweeps and shrinks. Keys are drawn from a few values,
     /// several homes sit at the end of the table so that runs wrap around to its start, and
     /// several entries share a key: every entry is found, by its own identity, after every
@@ -628,10 +632,20 @@ mod tests {
             state % n
         };
         let mut slots = Slots::default();
-        let mut model: std::collections::HashMap<u32, (Key, u64)> = Default::default();
+        // Ordered, so that the same steps run every time.
+        let mut model: std::collections::BTreeMap<u32, (Key, u64)> = Default::default();
         let mut next_id = 0u32;
+        let mut shrunk = 0;
+        let mut wrapped = 0;
         for step in 0..20_000 {
-            match next(100) {
+            // A burst of inserts grows the table past where a sweep can leave it a quarter
+            // full, and the shrinks that follow move it to fewer slots.
+            let op = if (8_000..11_000).contains(&step) {
+                0
+            } else {
+                next(100)
+            };
+            match op {
                 0..=54 => {
                     // The low bits of the second word place the entry: near the top of any
                     // table, or anywhere.
@@ -673,7 +687,11 @@ mod tests {
                     model.retain(|_, (_, until)| *until >= now);
                     assert_eq!(dropped, before - model.len(), "step {step}");
                 }
-                _ => slots.shrink(),
+                _ => {
+                    let before = slots.slots.len();
+                    slots.shrink();
+                    shrunk += usize::from(slots.slots.len() < before);
+                }
             }
             assert_eq!(slots.len, model.len(), "step {step}");
             assert!(2 * slots.len <= slots.slots.len().max(1), "step {step}");
@@ -682,10 +700,16 @@ mod tests {
                     let i = slots.find(&key, |s| s.at.chunk == id);
                     let found = i.and_then(|i| slots.slots.get(i));
                     assert_eq!(found.map(|s| s.until), Some(until), "step {step}, id {id}");
+                    wrapped += usize::from(i < Some(home(&key, slots.mask())));
                 }
             }
         }
         assert!(next_id > 5_000, "the test inserted {next_id} entries");
+        assert!(shrunk > 0, "a shrink moved the entries to fewer slots");
+        assert!(
+            wrapped > 0,
+            "entries were found past the table's end, at its start"
+        );
     }
 
     /// Two digests that share the 12 bytes of a key are two entries, each found by its own
