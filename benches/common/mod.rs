@@ -197,7 +197,7 @@ impl Bench {
     /// Forgets everything the benches stored at `T0` (and nothing stored at a later clock),
     /// then puts the clock back at `T0`. Run between samples, outside the timed section.
     ///
-    /// The purge scans every table (milliseconds with a million entries) and leaves the
+    /// The purge scans every table (about 40 ms with a million entries) and leaves the
     /// caches holding the scan, not the flow's working set: a few hundred flows here refill
     /// them before the timed section starts, as they once paid for the rehash that followed a
     /// purge of tables with tombstones.
