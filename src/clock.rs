@@ -3,6 +3,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Whether something that expires at `expires_at` has expired at `now`: from that second
+/// on. RFC 7519 §4.1.4 says so of a JWT's `exp` ("the current time MUST be before" it), and
+/// grantor applies the same rule to every code, token and pending authorization it stores, so
+/// that an opaque token is refused from the second its `exp` (as introspection reports it)
+/// names, like a JWT. Every expiry check in the crate uses this.
+pub(crate) fn expired(expires_at: u64, now: u64) -> bool {
+    expires_at <= now
+}
+
 /// A source of the current time, in whole seconds since the Unix epoch.
 ///
 /// The server reads the time once per request. Implement this to control time in tests,

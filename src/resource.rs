@@ -152,7 +152,7 @@ impl AuthorizationServer {
                     .map_err(|_| BearerError::InvalidToken)?;
             if claims.iss != *self.inner.issuer
                 || claims.aud != self.access_token_audience()
-                || crate::token::jwt::expired(claims.exp, now)
+                || crate::clock::expired(claims.exp, now)
             {
                 return Err(BearerError::InvalidToken);
             }
@@ -171,14 +171,15 @@ impl AuthorizationServer {
             .access_token(&TokenDigest::of(token), now)
             .await
         {
-            Ok(Some(r)) => Ok(VerifiedAccessToken {
+            // Checked here as well as by the store (see `clock::expired`).
+            Ok(Some(r)) if !crate::clock::expired(r.expires_at, now) => Ok(VerifiedAccessToken {
                 subject: r.subject.map(Into::into),
                 client_id: r.client_id.into(),
                 scope: r.scope,
                 issued_at: r.issued_at,
                 expires_at: r.expires_at,
             }),
-            Ok(None) => Err(BearerError::InvalidToken),
+            Ok(_) => Err(BearerError::InvalidToken),
             Err(e) => {
                 tracing::error!(target: TARGET, error = %e, "grant store failed");
                 Err(BearerError::ServerError)

@@ -317,7 +317,10 @@ pub struct PendingAuthorization {
 ///   **must** return `None` for every token of that grant, including tokens stored after the
 ///   revocation (a code replay can race the first redemption).
 /// * Lookups must not return expired records, and expired records should be purged so that
-///   storage does not grow without bound.
+///   storage does not grow without bound. A record has expired from its `expires_at` second
+///   on (`now >= expires_at`), as a JWT has from its `exp` (RFC 7519 §4.1.4). grantor checks
+///   this again on every code, token and pending authorization a lookup returns, so a store
+///   that still returns one during that last second stretches no lifetime.
 /// * [`take_interaction`](Self::take_interaction) is atomic, like `redeem_code`.
 /// * [`rotate_refresh_token`](Self::rotate_refresh_token) **must** be atomic: of any number
 ///   of concurrent rotations of one token, exactly one returns [`Rotation::Rotated`]. A

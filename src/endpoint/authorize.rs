@@ -581,8 +581,8 @@ impl AuthorizationServer {
             .take_interaction(&interaction.id_value().digest(), now)
             .await
         {
-            Ok(Some(_)) => None,
-            Ok(None) => Some(self.expired_page()),
+            Ok(Some(p)) if !crate::clock::expired(p.expires_at, now) => None,
+            Ok(_) => Some(self.expired_page()),
             Err(e) => Some(self.host_failure(reply, &e)),
         }
     }
@@ -697,8 +697,8 @@ impl AuthorizationServer {
         };
         let id = InteractionId::new(id);
         let pending = match self.inner.grants.interaction(&id.digest(), now).await {
-            Ok(Some(p)) => p,
-            Ok(None) => return self.expired_page(),
+            Ok(Some(p)) if !crate::clock::expired(p.expires_at, now) => p,
+            Ok(_) => return self.expired_page(),
             Err(e) => {
                 tracing::error!(target: TARGET, error = %e, "grant store failed");
                 return self.page(

@@ -269,7 +269,7 @@ impl AuthorizationServer {
         if claims.iss != client.id()
             || claims.sub != client.id()
             || !audience_ok
-            || crate::token::jwt::expired(claims.exp, now)
+            || crate::clock::expired(claims.exp, now)
             || claims.exp > now + MAX_ASSERTION_LIFETIME
             || claims.nbf.is_some_and(|nbf| nbf > now + 5)
             || claims.jti.is_empty()

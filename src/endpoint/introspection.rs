@@ -102,18 +102,22 @@ impl AuthorizationServer {
             .await
             .map_err(store_failure("reading a refresh token"))?;
         match lookup {
-            RefreshLookup::Active(rt) if may_see(&rt.client_id) => serialize(&Active {
-                active: true,
-                scope: rt.scope.as_str(),
-                client_id: &rt.client_id,
-                username: None,
-                token_type: "refresh_token",
-                exp: rt.expires_at,
-                iat: rt.issued_at,
-                sub: Some(&rt.user.subject),
-                aud: None,
-                iss: &self.inner.issuer,
-            }),
+            RefreshLookup::Active(rt)
+                if may_see(&rt.client_id) && !crate::clock::expired(rt.expires_at, now) =>
+            {
+                serialize(&Active {
+                    active: true,
+                    scope: rt.scope.as_str(),
+                    client_id: &rt.client_id,
+                    username: None,
+                    token_type: "refresh_token",
+                    exp: rt.expires_at,
+                    iat: rt.issued_at,
+                    sub: Some(&rt.user.subject),
+                    aud: None,
+                    iss: &self.inner.issuer,
+                })
+            }
             _ => Ok(INACTIVE.to_vec()),
         }
     }

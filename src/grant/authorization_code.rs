@@ -125,7 +125,9 @@ impl AuthorizationServer {
                 return Err(invalid_grant());
             }
         };
-        if grant.expires_at < now {
+        // The store should not return an expired code; it is checked here too, so that a store
+        // that counts the `expires_at` second as live cannot stretch a code's lifetime.
+        if crate::clock::expired(grant.expires_at, now) {
             return Err(invalid_grant());
         }
         check_binding(&grant, client, redirect_uri, verifier)?;

@@ -54,8 +54,8 @@ impl AuthorizationServer {
             .await
             .map_err(store_failure("reading a refresh token"))?
         {
-            RefreshLookup::Active(r) => r,
-            RefreshLookup::NotFound => return Err(invalid_grant()),
+            RefreshLookup::Active(r) if !crate::clock::expired(r.expires_at, now) => r,
+            RefreshLookup::Active(_) | RefreshLookup::NotFound => return Err(invalid_grant()),
             RefreshLookup::Rotated(r) => {
                 if *r.client_id == *client.id() {
                     self.revoke_family(

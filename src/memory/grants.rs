@@ -473,7 +473,7 @@ impl GrantStore for MemoryGrantStore {
     ) -> Result<CodeRedemption, StoreError> {
         let mut shard = self.shard(code.as_bytes());
         Ok(match shard.codes.get_mut(code) {
-            Some(e) if *e.until >= now => {
+            Some(e) if !crate::clock::expired(*e.until, now) => {
                 let (grant, redeemed) = codes::unpack(e.as_entry());
                 if redeemed {
                     CodeRedemption::AlreadyRedeemed(grant)
@@ -507,7 +507,7 @@ impl GrantStore for MemoryGrantStore {
         let record = {
             let shard = self.shard(token.as_bytes());
             match shard.access_tokens.get(token) {
-                Some(e) if e.until >= now => access::unpack(e),
+                Some(e) if !crate::clock::expired(e.until, now) => access::unpack(e),
                 _ => return Ok(None),
             }
         };
@@ -553,7 +553,7 @@ impl GrantStore for MemoryGrantStore {
         let (record, rotated) = {
             let shard = self.shard(token.as_bytes());
             match shard.refresh_tokens.get(token) {
-                Some(e) if e.until >= now => refresh::unpack(e),
+                Some(e) if !crate::clock::expired(e.until, now) => refresh::unpack(e),
                 _ => return Ok(RefreshLookup::NotFound),
             }
         };
@@ -585,7 +585,7 @@ impl GrantStore for MemoryGrantStore {
                     if rotated {
                         return Ok(Rotation::AlreadyRotated);
                     }
-                    if expires_at < now {
+                    if crate::clock::expired(expires_at, now) {
                         return Ok(Rotation::NotFound);
                     }
                     // Kept until the family expires, to recognise its reuse.
@@ -625,7 +625,7 @@ impl GrantStore for MemoryGrantStore {
         Ok(shard
             .interactions
             .get(id)
-            .filter(|p| p.expires_at >= now)
+            .filter(|p| !crate::clock::expired(p.expires_at, now))
             .cloned())
     }
 
@@ -638,7 +638,7 @@ impl GrantStore for MemoryGrantStore {
         Ok(shard
             .interactions
             .remove(id)
-            .filter(|p| p.expires_at >= now))
+            .filter(|p| !crate::clock::expired(p.expires_at, now)))
     }
 }
 
@@ -889,5 +889,54 @@ mod tests {
             store.refresh_token(&refresh, 1_001).await.unwrap(),
             RefreshLookup::NotFound
         ));
+    }
+
+    /// Every lookup treats an entry as expired from its `expires_at` second on, as grantor
+    /// does (`clock::expired`, RFC 7519 §4.1.4): live one second before, gone at it. A rotated
+    /// refresh token is recognised until its family's expiry, exclusive.
+    #[tokio::test]
+    async fn entries_expire_at_their_expires_at_second() {
+        let store = MemoryGrantStore::new();
+        let g = grant(false, None, false, &[]); // expires at 70
+        let (early, late) = (TokenDigest::of("c1"), TokenDigest::of("c2"));
+        store.store_code(early, g.clone()).await.unwrap();
+        store.store_code(late, g.clone()).await.unwrap();
+        let r = store.redeem_code(&early, 69).await.unwrap();
+        assert!(matches!(r, CodeRedemption::Redeemed(_)), "{r:?}");
+        let r = store.redeem_code(&late, 70).await.unwrap();
+        assert!(matches!(r, CodeRedemption::NotFound), "{r:?}");
+
+        let at = TokenDigest::of("at");
+        let record = AccessTokenRecord {
+            grant_id: g.grant_id,
+            client_id: "web-app".into(),
+            subject: None,
+            scope: ScopeSet::parse("read").unwrap(),
+            issued_at: 10,
+            expires_at: 70,
+        };
+        store.store_access_token(at, record).await.unwrap();
+        assert!(store.access_token(&at, 69).await.unwrap().is_some());
+        assert!(store.access_token(&at, 70).await.unwrap().is_none());
+
+        let rt = |expires_at| {
+            let user = EndUser::new("alice-sub", 0);
+            let scope = ScopeSet::parse("read").unwrap();
+            RefreshTokenRecord::new(g.grant_id, "web-app", user, scope, 10, expires_at, 1_000)
+        };
+        let (old, new) = (TokenDigest::of("rt1"), TokenDigest::of("rt2"));
+        store.store_refresh_token(old, rt(70)).await.unwrap();
+        let r = store.refresh_token(&old, 69).await.unwrap();
+        assert!(matches!(r, RefreshLookup::Active(_)), "{r:?}");
+        let r = store.refresh_token(&old, 70).await.unwrap();
+        assert!(matches!(r, RefreshLookup::NotFound), "{r:?}");
+        let r = store.rotate_refresh_token(&old, new, rt(200), 70).await;
+        assert!(matches!(r, Ok(Rotation::NotFound)), "{r:?}");
+        let r = store.rotate_refresh_token(&old, new, rt(200), 69).await;
+        assert!(matches!(r, Ok(Rotation::Rotated)), "{r:?}");
+        let r = store.refresh_token(&old, 999).await.unwrap();
+        assert!(matches!(r, RefreshLookup::Rotated(_)), "{r:?}");
+        let r = store.refresh_token(&old, 1_000).await.unwrap();
+        assert!(matches!(r, RefreshLookup::NotFound), "{r:?}");
     }
 }

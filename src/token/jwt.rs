@@ -169,13 +169,6 @@ pub(crate) fn verify<C: serde::de::DeserializeOwned>(
         })
 }
 
-/// Whether a JWT whose `exp` claim is `exp` has expired at `now`: RFC 7519 §4.1.4 requires
-/// the current time to be before `exp`, so it has from that second on. [`verify`] leaves
-/// `exp` to its callers (they compare it with the server's clock); each uses this.
-pub(crate) fn expired(exp: u64, now: u64) -> bool {
-    exp <= now
-}
-
 /// Installs jsonwebtoken's aws-lc-rs provider as the process default, once, unless the host
 /// has installed one already.
 ///
