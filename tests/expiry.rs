@@ -10,16 +10,14 @@
 mod common;
 use common::*;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use grantor::http::{header, Request, StatusCode};
-use grantor::memory::{MemoryConsent, MemoryGrantStore, MemorySessions};
+use grantor::memory::MemoryGrantStore;
 use grantor::resource::BearerError;
 use grantor::{
-    AccessTokenRecord, AuthorizationServer, Clock as _, CodeGrant, CodeRedemption, EndUser,
-    GrantId, GrantStore, HttpResponse, ManualClock, PendingAuthorization, RefreshLookup,
-    RefreshTokenPolicy, RefreshTokenRecord, Rotation, ScopeSet, StoreError, TokenDigest,
+    AccessTokenRecord, Clock as _, CodeGrant, CodeRedemption, EndUser, GrantId, GrantStore,
+    HttpResponse, PendingAuthorization, RefreshLookup, RefreshTokenPolicy, RefreshTokenRecord,
+    Rotation, StoreError, TokenDigest,
 };
 
 /// A host store that counts a record's `expires_at` second as live: every lookup reads the
@@ -113,40 +111,10 @@ impl GrantStore for OneSecondLate {
 fn rig(late: bool) -> Harness {
     let mut policy = policy();
     policy.refresh_tokens = RefreshTokenPolicy::Always;
-    if !late {
-        return harness_with(policy);
-    }
-    let clock = Arc::new(ManualClock::new(T0));
-    let sessions = MemorySessions::new("https://as.example/login");
-    let consent = MemoryConsent::new();
-    let grants = MemoryGrantStore::new();
-    let clients = clients();
-    let server = AuthorizationServer::builder()
-        .issuer(ISS)
-        .clients(clients.clone())
-        .grants(OneSecondLate(grants.clone()))
-        .authenticator(sessions.clone())
-        .consent(consent.clone())
-        .clock(clock.clone())
-        .claims(user_claims())
-        .scopes(["read", "write", "admin"])
-        .policy(policy)
-        .signing_keys(keys())
-        .build()
-        .expect("server");
-    let alice_session = sessions.sign_in(EndUser::new(ALICE, T0 - 10));
-    let alice_cookie = format!("{}={}", sessions.cookie_name(), alice_session.expose());
-    let everything = ScopeSet::parse("openid profile offline_access read write").unwrap();
-    consent.grant(ALICE, "conf-client", &everything);
-    Harness {
-        server,
-        clock,
-        sessions,
-        consent,
-        grants,
-        clients,
-        alice_cookie,
-        alice_session,
+    if late {
+        harness_over(ISS, Some(keys()), policy, OneSecondLate)
+    } else {
+        harness_with(policy)
     }
 }
 

@@ -150,6 +150,17 @@ pub fn harness_with(policy: Policy) -> Harness {
 /// A harness with its own issuer and key set (or none): for tests that change keys, since
 /// `keys()` is shared by every test in a binary.
 pub fn harness_custom(issuer: &str, keys: Option<KeySet>, policy: Policy) -> Harness {
+    harness_over(issuer, keys, policy, |grants| grants)
+}
+
+/// [`harness_custom`] with the server's grant store being `wrap` of the harness's in-memory
+/// one: for tests of how the server treats a host store that behaves differently.
+pub fn harness_over<G: grantor::GrantStore>(
+    issuer: &str,
+    keys: Option<KeySet>,
+    policy: Policy,
+    wrap: impl FnOnce(MemoryGrantStore) -> G,
+) -> Harness {
     let clock = Arc::new(ManualClock::new(T0));
     let sessions = MemorySessions::new("https://as.example/login");
     let consent = MemoryConsent::new();
@@ -158,7 +169,7 @@ pub fn harness_custom(issuer: &str, keys: Option<KeySet>, policy: Policy) -> Har
     let mut builder = AuthorizationServer::builder()
         .issuer(issuer)
         .clients(clients.clone())
-        .grants(grants.clone())
+        .grants(wrap(grants.clone()))
         .authenticator(sessions.clone())
         .consent(consent.clone())
         .clock(clock.clone())
