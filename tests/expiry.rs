@@ -145,8 +145,9 @@ async fn tokens(h: &Harness) -> (String, String) {
     )
 }
 
-/// RFC 6749 §4.1.2, RFC 7519 §4.1.4: a code issued at `T0` with the default 60-second
-/// lifetime is exchanged at `T0 + 59`, and refused with `invalid_grant` at `T0 + 60`.
+/// SEC-26 at the boundary (RFC 6749 §4.1.2, RFC 7519 §4.1.4): a code issued at `T0` with
+/// the default 60-second lifetime is exchanged at `T0 + 59`, and refused with
+/// `invalid_grant` at `T0 + 60`.
 #[tokio::test]
 async fn a_code_is_refused_from_its_expiry_second() {
     for late in [false, true] {
@@ -160,9 +161,10 @@ async fn a_code_is_refused_from_its_expiry_second() {
     }
 }
 
-/// RFC 6750 §3.1, RFC 7662 §2.2, RFC 7519 §4.1.4: an opaque access token with
-/// `expires_in` 3600 is live at `T0 + 3599`, and from `T0 + 3600` (its `exp`) it is refused
-/// with `invalid_token` and introspects as exactly `{"active":false}`.
+/// SEC-75 and SEC-85 at the boundary (RFC 6750 §3.1, RFC 7662 §2.2, RFC 7519 §4.1.4): an
+/// opaque access token with `expires_in` 3600 is live at `T0 + 3599`, and from `T0 + 3600`
+/// (its `exp`) it is refused with `invalid_token` and introspects as exactly
+/// `{"active":false}`.
 #[tokio::test]
 async fn an_opaque_access_token_is_refused_from_its_exp() {
     for late in [false, true] {
@@ -190,9 +192,10 @@ async fn an_opaque_access_token_is_refused_from_its_exp() {
     }
 }
 
-/// RFC 6749 §6, RFC 7662 §2.2: a refresh token whose idle lifetime ends at `T0 + L` is
-/// used at `T0 + L - 1`; its successor, idle for `L` seconds, is refused with
-/// `invalid_grant` at its expiry second and introspects as `{"active":false}`.
+/// SEC-61 and SEC-85 at the boundary (RFC 6749 §5.2, §6; RFC 7662 §2.2): a refresh token
+/// whose idle lifetime ends at `T0 + L` is used at `T0 + L - 1`; its successor, idle for
+/// `L` seconds, is refused with `invalid_grant` at its expiry second and introspects as
+/// `{"active":false}`.
 #[tokio::test]
 async fn a_refresh_token_is_refused_from_its_expiry_second() {
     for late in [false, true] {
@@ -219,9 +222,10 @@ async fn a_refresh_token_is_refused_from_its_expiry_second() {
     }
 }
 
-/// A pending authorization (the sign-in the browser was sent to) expires with the interaction
-/// lifetime, 600 s by default: resumed at `T0 + 599` it yields a code; another, resumed at
-/// `T0 + 600`, gets the expired page and no redirect.
+/// A pending authorization (the sign-in the browser was sent to) expires with the
+/// interaction lifetime, 600 s by default, by the same rule as a token (RFC 7519 §4.1.4's
+/// for `exp`): resumed at `T0 + 599` it yields a code; another, resumed at `T0 + 600`, gets
+/// the expired page and no redirect.
 #[tokio::test]
 async fn a_pending_authorization_expires_at_its_second() {
     for late in [false, true] {
